@@ -1,0 +1,204 @@
+import {
+  loginChallengeText,
+  normalizeRoomName,
+  normalizeUsername,
+  ServerError,
+  type IceServer,
+  type RoomSummary,
+} from '../../../../signaling/src/protocol.ts';
+import { toB64u, utf8 } from '../crypto/bytes.ts';
+import { deriveRoomSecrets } from '../crypto/kdf.ts';
+import { signBytes } from '../crypto/sign.ts';
+import type { PeerLinkFactory } from '../net/peer-link.ts';
+import type { SignalingLink, SignalingStatus } from '../net/signaling-link.ts';
+import { Emitter } from '../util/emitter.ts';
+import type { Identity } from './identity.ts';
+import type { ChatStorage } from './ports.ts';
+import { RoomSession } from './room-session.ts';
+
+export type ClientStatus = 'offline' | 'connecting' | 'online' | 'incompatible';
+
+export type Result<T> = { ok: true; value: T } | { ok: false; error: ServerError | 'invalid-name'; message: string };
+
+export interface ChatClientEvents {
+  status: (status: ClientStatus, detail?: string) => void;
+  rooms: (rooms: RoomSummary[]) => void;
+  joined: (room: RoomSession) => void;
+  left: (key: string) => void;
+  /** Something went wrong that the user should hear about. */
+  problem: (message: string) => void;
+}
+
+export interface ChatClientDeps {
+  signaling: SignalingLink;
+  peers: PeerLinkFactory;
+  identity: Identity;
+  storage: ChatStorage;
+  now?: () => number;
+}
+
+interface JoinedRoom {
+  session: RoomSession;
+  joinToken?: string;
+}
+
+/**
+ * The whole client minus its views: logs in with the identity key, keeps the room list,
+ * and owns one RoomSession per joined room. After the signaling server comes back it logs
+ * in again and re-joins every room; open peer channels keep working meanwhile.
+ */
+export class ChatClient {
+  readonly #deps: ChatClientDeps;
+  readonly #events = new Emitter<ChatClientEvents>();
+  readonly #joined = new Map<string, JoinedRoom>();
+  #status: ClientStatus = 'offline';
+  #username: string | null = null;
+  #rooms: RoomSummary[] = [];
+  #iceServers: IceServer[] = [];
+  #wasOnline = false;
+
+  constructor(deps: ChatClientDeps) {
+    this.#deps = deps;
+    const s = deps.signaling;
+    s.on('status', (status, detail) => void this.#onSignalingStatus(status, detail));
+    s.on('rooms', (rooms) => {
+      this.#rooms = rooms;
+      this.#events.emit('rooms', rooms);
+    });
+    s.on('members', (push) => {
+      const name = normalizeRoomName(push.room);
+      if (name.ok) void this.#joined.get(name.key)?.session.applyRoster(push.members);
+    });
+    s.on('signal', (push) => {
+      const name = normalizeRoomName(push.room);
+      if (name.ok) this.#joined.get(name.key)?.session.handleSignal(push);
+    });
+    s.on('notice', (n) => this.#events.emit('problem', n.message));
+  }
+
+  get status(): ClientStatus {
+    return this.#status;
+  }
+  get username(): string | null {
+    return this.#username;
+  }
+  get identity(): Identity {
+    return this.#deps.identity;
+  }
+  get rooms(): RoomSummary[] {
+    return this.#rooms;
+  }
+  get joinedRooms(): RoomSession[] {
+    return [...this.#joined.values()].map((j) => j.session);
+  }
+  room(key: string): RoomSession | undefined {
+    return this.#joined.get(key)?.session;
+  }
+
+  on<K extends keyof ChatClientEvents>(event: K, handler: ChatClientEvents[K]): () => void {
+    return this.#events.on(event, handler);
+  }
+
+  start(): void {
+    this.#setStatus('connecting');
+    this.#deps.signaling.connect();
+  }
+
+  async #onSignalingStatus(status: SignalingStatus, detail?: string): Promise<void> {
+    if (status === 'incompatible') return this.#setStatus('incompatible', detail);
+    if (status !== 'connected') return this.#setStatus(status === 'connecting' || this.#wasOnline ? 'connecting' : 'offline', detail);
+    this.#wasOnline = true;
+    this.#setStatus('online');
+    if (this.#username) {
+      // Reconnected (server restart or network blip): authenticate again from scratch,
+      // then announce ourselves in every room once more.
+      const again = await this.login(this.#username);
+      if (!again.ok) return this.#events.emit('problem', again.message);
+      for (const [key, j] of this.#joined) {
+        const r = await this.#deps.signaling.joinRoom({ room: j.session.name, create: true, ...(j.joinToken ? { joinToken: j.joinToken } : {}) });
+        if (!r.ok) this.#events.emit('problem', `could not re-join ${j.session.name}: ${r.message}`);
+        else await this.#joined.get(key)?.session.applyRoster(r.members);
+      }
+    }
+  }
+
+  #setStatus(status: ClientStatus, detail?: string): void {
+    this.#status = status;
+    this.#events.emit('status', status, detail);
+  }
+
+  /** Sign-up on first use, log-in afterwards: both are a signed challenge. */
+  async login(rawUsername: string): Promise<Result<string>> {
+    const name = normalizeUsername(rawUsername);
+    if (!name.ok) return { ok: false, error: 'invalid-name', message: describeNameProblem(name.reason, 'name') };
+    const publicKey = toB64u(this.#deps.identity.publicKey);
+    const challenge = await this.#deps.signaling.authChallenge({ username: name.name, publicKey });
+    if (!challenge.ok) return { ok: false, error: challenge.error, message: challenge.message };
+    const signature = await signBytes(this.#deps.identity.privateKey, utf8(loginChallengeText(challenge.challenge, name.key, publicKey)));
+    const proved = await this.#deps.signaling.authProve({ signature: toB64u(signature) });
+    if (!proved.ok) return { ok: false, error: proved.error, message: proved.message };
+    this.#username = proved.username;
+    this.#iceServers = proved.iceServers;
+    this.#rooms = proved.rooms;
+    this.#events.emit('rooms', proved.rooms);
+    return { ok: true, value: proved.username };
+  }
+
+  async joinRoom(rawName: string, opts: { password?: string; create?: boolean } = {}): Promise<Result<RoomSession>> {
+    if (!this.#username) return { ok: false, error: ServerError.NotAuthenticated, message: 'log in first' };
+    const name = normalizeRoomName(rawName);
+    if (!name.ok) return { ok: false, error: 'invalid-name', message: describeNameProblem(name.reason, 'room name') };
+    const existing = this.#joined.get(name.key);
+    if (existing) return { ok: true, value: existing.session };
+    // NOTE: the password never leaves this function; the server gets a token derived
+    // from it and keeps only that token's hash.
+    const secrets = opts.password ? await deriveRoomSecrets(opts.password, name.key) : undefined;
+    const r = await this.#deps.signaling.joinRoom({
+      room: name.name,
+      ...(secrets ? { joinToken: secrets.joinTokenB64u } : {}),
+      ...(opts.create ? { create: true } : {}),
+    });
+    if (!r.ok) return { ok: false, error: r.error, message: r.message };
+    const session = new RoomSession(
+      { key: name.key, name: r.room, locked: r.locked, ...(secrets ? { peerProofKey: secrets.peerProofKey } : {}) },
+      {
+        signaling: this.#deps.signaling,
+        peers: this.#deps.peers,
+        identity: this.#deps.identity,
+        username: this.#username,
+        storage: this.#deps.storage,
+        iceServers: () => this.#iceServers as RTCIceServer[],
+        now: this.#deps.now ?? Date.now,
+      },
+    );
+    this.#joined.set(name.key, { session, ...(secrets ? { joinToken: secrets.joinTokenB64u } : {}) });
+    this.#events.emit('joined', session);
+    await session.applyRoster(r.members);
+    return { ok: true, value: session };
+  }
+
+  async leaveRoom(key: string): Promise<void> {
+    const j = this.#joined.get(key);
+    if (!j) return;
+    this.#joined.delete(key);
+    await j.session.leave();
+    this.#events.emit('left', key);
+  }
+
+  close(): void {
+    for (const j of this.#joined.values()) void j.session.leave();
+    this.#joined.clear();
+    this.#deps.signaling.close();
+  }
+}
+
+function describeNameProblem(reason: 'empty' | 'too-long' | 'invisible-characters', what: string): string {
+  switch (reason) {
+    case 'empty':
+      return `the ${what} is empty`;
+    case 'too-long':
+      return `the ${what} is too long`;
+    case 'invisible-characters':
+      return `the ${what} contains invisible or direction-changing characters`;
+  }
+}

@@ -1,0 +1,43 @@
+import type { ChatMessage, ChatStorage, Contact, OutboxEntry } from './ports.ts';
+
+/** Storage that lives as long as the process: unit tests and throwaway bots. */
+export function createMemoryStorage(): ChatStorage {
+  const contacts = new Map<string, Contact>();
+  const messages = new Map<string, ChatMessage>();
+  const outbox: OutboxEntry[] = [];
+  let seq = 0;
+  const inRoom = (room: string) => [...messages.values()].filter((m) => m.room === room).sort((a, b) => a.sentAt - b.sentAt);
+  return {
+    contacts: {
+      get: async (u) => (contacts.has(u) ? { ...contacts.get(u)! } : undefined),
+      put: async (c) => void contacts.set(c.username, { ...c }),
+    },
+    messages: {
+      add: async (m) => {
+        if (messages.has(m.id)) return false;
+        messages.set(m.id, { ...m });
+        return true;
+      },
+      recent: async (room, limit) => inRoom(room).slice(-limit),
+      since: async (room, since, limit) => inRoom(room).filter((m) => m.sentAt > since).slice(0, limit),
+      markDelivered: async (id, username) => {
+        const m = messages.get(id);
+        if (!m) return undefined;
+        if (!m.deliveredTo.includes(username)) m.deliveredTo.push(username);
+        m.status = 'delivered';
+        return { ...m };
+      },
+      deleteRoom: async (room) => {
+        for (const [id, m] of messages) if (m.room === room) messages.delete(id);
+      },
+    },
+    outbox: {
+      add: async (e) => void outbox.push({ ...e, seq: ++seq }),
+      pending: async (room, to) => outbox.filter((e) => e.room === room && e.to === to),
+      remove: async (s) => {
+        const i = outbox.findIndex((e) => e.seq === s);
+        if (i >= 0) outbox.splice(i, 1);
+      },
+    },
+  };
+}

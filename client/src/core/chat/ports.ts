@@ -1,0 +1,74 @@
+/**
+ * What the chat layer needs from storage, as small interfaces: the Dexie store implements
+ * them in the browser, memory implementations serve unit tests and short-lived bots.
+ */
+
+export type TrustState = 'new' | 'verified' | 'changed';
+
+export interface Contact {
+  /** Case-folded username. */
+  username: string;
+  /** Pinned key (base64url raw Ed25519), the first one seen unless the user accepted a change. */
+  publicKey: string;
+  verified: boolean;
+  firstSeenAt: number;
+  /** Set while an announced key differs from the pinned one and the user has not accepted it. */
+  pendingKey?: string;
+  keyChangedAt?: number;
+}
+
+export interface ContactBook {
+  get(username: string): Promise<Contact | undefined>;
+  put(contact: Contact): Promise<void>;
+}
+
+export type DeliveryStatus = 'sending' | 'sent' | 'delivered' | 'received';
+
+export interface ChatMessage {
+  id: string;
+  room: string;
+  from: string;
+  to?: string;
+  sentAt: number;
+  kind: 'text' | 'file';
+  body: string;
+  /** The author's signature over the envelope, kept so history can be relayed and re-verified. */
+  signature: string;
+  status: DeliveryStatus;
+  /** Usernames (case-folded) that acknowledged receipt. */
+  deliveredTo: string[];
+  receivedAt: number;
+}
+
+export interface MessageLog {
+  /** False when a message with this id is already stored (replay, relayed duplicate). */
+  add(m: ChatMessage): Promise<boolean>;
+  recent(room: string, limit: number): Promise<ChatMessage[]>;
+  since(room: string, since: number, limit: number): Promise<ChatMessage[]>;
+  markDelivered(id: string, username: string): Promise<ChatMessage | undefined>;
+  deleteRoom(room: string): Promise<void>;
+}
+
+export interface OutboxEntry {
+  seq?: number;
+  room: string;
+  /** Case-folded recipient username. */
+  to: string;
+  messageId: string;
+  /** The signed envelope, serialised, exactly as it will be sent. */
+  payload: string;
+  createdAt: number;
+}
+
+export interface Outbox {
+  add(entry: OutboxEntry): Promise<void>;
+  /** Oldest first. */
+  pending(room: string, to: string): Promise<OutboxEntry[]>;
+  remove(seq: number): Promise<void>;
+}
+
+export interface ChatStorage {
+  contacts: ContactBook;
+  messages: MessageLog;
+  outbox: Outbox;
+}

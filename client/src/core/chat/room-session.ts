@@ -1,0 +1,464 @@
+import type { Member, SignalPush } from '../../../../signaling/src/protocol.ts';
+import { fromB64u, toB64u } from '../crypto/bytes.ts';
+import { signEnvelope, verifyEnvelope } from '../crypto/signed.ts';
+import { ChatError, ErrorCode } from '../errors.ts';
+import type { PeerLinkFactory } from '../net/peer-link.ts';
+import type { SignalingLink } from '../net/signaling-link.ts';
+import { MAX_MESSAGE_CHARS, PEER_RETRY_MS } from '../net/limits.ts';
+import type { AppMessage, EnvelopeWire } from '../net/wire.ts';
+import { Emitter } from '../util/emitter.ts';
+import type { Identity } from './identity.ts';
+import { PeerSession, type PeerState } from './peer-session.ts';
+import type { ChatMessage, ChatStorage, Contact, TrustState } from './ports.ts';
+import { newId } from './ids.ts';
+
+/** How long a typing indicator lasts without a refresh. */
+const TYPING_TTL_MS = 5_000;
+
+export interface MemberView {
+  username: string;
+  publicKey: string;
+  online: boolean;
+  trust: TrustState;
+  /** The key the server now announces, when it differs from the pinned one. */
+  announcedKey?: string;
+  connection: PeerState | 'blocked' | 'none';
+  error?: ChatError;
+  typing: boolean;
+}
+
+export type NoticeKind = 'joined' | 'left' | 'back' | 'key-changed' | 'verify-failed' | 'rejected-frame' | 'refused-message';
+
+export interface Notice {
+  id: string;
+  at: number;
+  kind: NoticeKind;
+  user: string;
+  detail?: string;
+  code?: string;
+}
+
+export type TimelineItem = { type: 'message'; message: ChatMessage } | { type: 'notice'; notice: Notice };
+
+export interface RoomSessionEvents {
+  /** Anything a view shows changed: members, connection states, delivery states. */
+  changed: () => void;
+  message: (m: ChatMessage, incoming: boolean) => void;
+  notice: (n: Notice) => void;
+}
+
+export interface RoomSessionDeps {
+  signaling: SignalingLink;
+  peers: PeerLinkFactory;
+  identity: Identity;
+  /** Our username as the server registered it. */
+  username: string;
+  storage: ChatStorage;
+  iceServers: () => RTCIceServer[];
+  now: () => number;
+}
+
+interface PeerSlot {
+  socketId: string;
+  session: PeerSession | null;
+  retry?: ReturnType<typeof setTimeout>;
+  /** Outbox entries already handed to the current session, by sequence number. */
+  flushed: Set<number>;
+}
+
+/**
+ * A room this client is in: the roster, one verified channel per member (full mesh), group
+ * and private messages with delivery receipts and an outbox, and join/leave notices.
+ */
+export class RoomSession {
+  readonly key: string;
+  readonly name: string;
+  readonly locked: boolean;
+  readonly #deps: RoomSessionDeps;
+  readonly #peerProofKey: CryptoKey | undefined;
+  readonly #events = new Emitter<RoomSessionEvents>();
+  readonly #members = new Map<string, MemberView>();
+  readonly #slots = new Map<string, PeerSlot>();
+  /** Everyone ever seen here: offline ones still get their messages later, from the outbox. */
+  readonly #known = new Map<string, string>();
+  readonly #typingTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  #rosterSeen = false;
+  #lastRoster: Member[] = [];
+  #left = false;
+  readonly #me: string;
+
+  constructor(room: { key: string; name: string; locked: boolean; peerProofKey?: CryptoKey }, deps: RoomSessionDeps) {
+    this.key = room.key;
+    this.name = room.name;
+    this.locked = room.locked;
+    this.#peerProofKey = room.peerProofKey;
+    this.#deps = deps;
+    this.#me = deps.username.toLowerCase();
+  }
+
+  on<K extends keyof RoomSessionEvents>(event: K, handler: RoomSessionEvents[K]): () => void {
+    return this.#events.on(event, handler);
+  }
+
+  get members(): MemberView[] {
+    return [...this.#members.values()].sort((a, b) => Number(b.online) - Number(a.online) || a.username.localeCompare(b.username));
+  }
+
+  member(username: string): MemberView | undefined {
+    return this.#members.get(username.toLowerCase());
+  }
+
+  session(username: string): PeerSession | null {
+    return this.#slots.get(username.toLowerCase())?.session ?? null;
+  }
+
+  history(limit = 200): Promise<ChatMessage[]> {
+    return this.#deps.storage.messages.recent(this.key, limit);
+  }
+
+  // ---- roster --------------------------------------------------------------------
+
+  async applyRoster(members: Member[]): Promise<void> {
+    if (this.#left) return;
+    this.#lastRoster = members;
+    const mySocket = this.#deps.signaling.socketId;
+    const present = new Map<string, Member>();
+    for (const m of members) if (m.username.toLowerCase() !== this.#me) present.set(m.username.toLowerCase(), m);
+
+    for (const [key, m] of present) {
+      const view = this.#members.get(key);
+      const trust = await this.#checkTrust(m);
+      if (!view || !view.online) {
+        if (this.#rosterSeen) this.#notice(this.#known.has(key) ? 'back' : 'joined', m.username);
+      }
+      this.#known.set(key, m.username);
+      const next: MemberView = {
+        username: m.username,
+        publicKey: trust.contact.publicKey,
+        online: true,
+        trust: trust.state,
+        ...(trust.state === 'changed' ? { announcedKey: m.publicKey } : {}),
+        connection: view?.connection ?? 'none',
+        typing: view?.typing ?? false,
+      };
+      this.#members.set(key, next);
+      if (trust.state === 'changed') {
+        if (view?.trust !== 'changed') this.#notice('key-changed', m.username);
+        this.#dropPeer(key);
+        next.connection = 'blocked';
+        continue;
+      }
+      this.#ensurePeer(key, m, mySocket);
+    }
+    for (const [key, view] of this.#members) {
+      if (present.has(key) || !view.online) continue;
+      view.online = false;
+      view.typing = false;
+      if (view.connection !== 'blocked') view.connection = 'none';
+      this.#notice('left', view.username);
+      this.#dropPeer(key);
+    }
+    this.#rosterSeen = true;
+    this.#events.emit('changed');
+  }
+
+  async #checkTrust(m: Member): Promise<{ state: TrustState; contact: Contact }> {
+    const key = m.username.toLowerCase();
+    const contacts = this.#deps.storage.contacts;
+    const existing = await contacts.get(key);
+    if (!existing) {
+      // Trust on first use: pin the first key we see for this name.
+      const contact: Contact = { username: key, publicKey: m.publicKey, verified: false, firstSeenAt: this.#deps.now() };
+      await contacts.put(contact);
+      return { state: 'new', contact };
+    }
+    if (existing.publicKey === m.publicKey) {
+      if (existing.pendingKey) {
+        const { pendingKey: _, keyChangedAt: __, ...rest } = existing;
+        await contacts.put(rest);
+        return { state: rest.verified ? 'verified' : 'new', contact: rest };
+      }
+      return { state: existing.verified ? 'verified' : 'new', contact: existing };
+    }
+    // NOTE: a different key for a known name is what a lying server would announce to
+    // impersonate someone; nothing is sent to it until the user accepts the change.
+    if (existing.pendingKey !== m.publicKey) {
+      existing.pendingKey = m.publicKey;
+      existing.keyChangedAt = this.#deps.now();
+      await contacts.put(existing);
+    }
+    return { state: 'changed', contact: existing };
+  }
+
+  /** The user accepts a changed key (after checking with the person): pin it, unverified. */
+  async acceptKey(username: string): Promise<void> {
+    const key = username.toLowerCase();
+    const contact = await this.#deps.storage.contacts.get(key);
+    if (!contact?.pendingKey) return;
+    await this.#deps.storage.contacts.put({ username: key, publicKey: contact.pendingKey, verified: false, firstSeenAt: this.#deps.now() });
+    const view = this.#members.get(key);
+    if (view) {
+      view.trust = 'new';
+      view.publicKey = contact.pendingKey;
+      delete view.announcedKey;
+      view.connection = 'none';
+    }
+    this.#events.emit('changed');
+    await this.applyRoster(this.#lastRoster);
+  }
+
+  async setVerified(username: string, verified: boolean): Promise<void> {
+    const key = username.toLowerCase();
+    const contact = await this.#deps.storage.contacts.get(key);
+    if (!contact || contact.pendingKey) return;
+    await this.#deps.storage.contacts.put({ ...contact, verified });
+    const view = this.#members.get(key);
+    if (view) view.trust = verified ? 'verified' : 'new';
+    this.#events.emit('changed');
+  }
+
+  // ---- peers ---------------------------------------------------------------------
+
+  #ensurePeer(key: string, m: Member, mySocket: string | null): void {
+    let slot = this.#slots.get(key);
+    if (slot && slot.socketId !== m.socketId) {
+      // Same person, new socket (their tab reloaded, or the server restarted). A live
+      // channel survives a server restart untouched; a dead one is replaced.
+      slot.socketId = m.socketId;
+      if (slot.session && (slot.session.state === 'open' || slot.session.state === 'securing')) return;
+      this.#closeSlotSession(slot);
+    }
+    if (!slot) {
+      slot = { socketId: m.socketId, session: null, flushed: new Set() };
+      this.#slots.set(key, slot);
+    }
+    if (slot.session) return;
+    // Exactly one side offers: the one whose socket id sorts first. The other waits.
+    if (mySocket && mySocket < m.socketId) this.#openSession(key, slot, true);
+  }
+
+  #openSession(key: string, slot: PeerSlot, initiator: boolean): PeerSession | null {
+    const view = this.#members.get(key);
+    if (!view || view.trust === 'changed') return null;
+    const link = this.#deps.peers.create({ initiator, iceServers: this.#deps.iceServers() });
+    const session = new PeerSession({
+      link,
+      room: this.key,
+      me: { username: this.#deps.username, identity: this.#deps.identity },
+      peer: { username: view.username, publicKey: fromB64u(view.publicKey) },
+      ...(this.#peerProofKey ? { peerProofKey: this.#peerProofKey } : {}),
+    });
+    slot.session = session;
+    slot.flushed = new Set();
+    link.on('signal', (data) => {
+      void this.#deps.signaling.signal({ room: this.name, to: slot.socketId, data });
+    });
+    session.on('state', (state, error) => {
+      if (slot.session !== session) return;
+      const v = this.#members.get(key);
+      if (v) {
+        v.connection = state;
+        if (error) v.error = error;
+        else if (state === 'open') delete v.error;
+      }
+      if (state === 'open') void this.#flushOutbox(key);
+      if (state === 'failed' && error) this.#notice('verify-failed', view.username, error.message, error.code);
+      if (state === 'failed' || state === 'closed') this.#scheduleRetry(key, slot, state === 'failed');
+      this.#events.emit('changed');
+    });
+    session.on('message', (msg) => void this.#onAppMessage(key, session, msg));
+    session.on('rejected', (error) => this.#notice('rejected-frame', view.username, error.message, error.code));
+    return session;
+  }
+
+  #scheduleRetry(key: string, slot: PeerSlot, failed: boolean): void {
+    if (slot.retry || this.#left) return;
+    // A failed verification is not retried automatically more often than this: the user
+    // was told, and a persistent attacker should not get a stream of attempts.
+    const delay = failed ? PEER_RETRY_MS * 5 : PEER_RETRY_MS;
+    slot.retry = setTimeout(() => {
+      slot.retry = undefined;
+      if (this.#left || this.#slots.get(key) !== slot) return;
+      const view = this.#members.get(key);
+      if (!view?.online || view.trust === 'changed') return;
+      if (slot.session && slot.session.state !== 'failed' && slot.session.state !== 'closed') return;
+      slot.session = null;
+      const mySocket = this.#deps.signaling.socketId;
+      if (mySocket && mySocket < slot.socketId) this.#openSession(key, slot, true);
+    }, delay);
+  }
+
+  handleSignal(push: SignalPush): void {
+    const key = push.fromUser.toLowerCase();
+    const view = this.#members.get(key);
+    if (!view || view.trust === 'changed' || key === this.#me) return;
+    let slot = this.#slots.get(key);
+    if (!slot) {
+      slot = { socketId: push.from, session: null, flushed: new Set() };
+      this.#slots.set(key, slot);
+    }
+    if (push.data.type === 'offer') {
+      const fresh = slot.socketId !== push.from || !slot.session || slot.session.state === 'failed' || slot.session.state === 'closed';
+      if (fresh) {
+        this.#closeSlotSession(slot);
+        slot.socketId = push.from;
+        this.#openSession(key, slot, false);
+      }
+    }
+    if (slot.socketId !== push.from) return;
+    slot.session?.acceptSignal(push.data);
+  }
+
+  #closeSlotSession(slot: PeerSlot): void {
+    if (slot.retry) clearTimeout(slot.retry);
+    slot.retry = undefined;
+    const s = slot.session;
+    slot.session = null;
+    s?.close();
+  }
+
+  #dropPeer(key: string): void {
+    const slot = this.#slots.get(key);
+    if (!slot) return;
+    this.#closeSlotSession(slot);
+    this.#slots.delete(key);
+  }
+
+  // ---- messages ------------------------------------------------------------------
+
+  /** Sends to everyone, or privately to one member (only over that member's channel). */
+  async sendText(text: string, to?: string): Promise<ChatMessage> {
+    const body = text.trim();
+    if (!body) throw new ChatError(ErrorCode.Malformed, 'empty message');
+    if ([...body].length > MAX_MESSAGE_CHARS) throw new ChatError(ErrorCode.Malformed, `messages are limited to ${MAX_MESSAGE_CHARS} characters`);
+    const recipients = to ? [to.toLowerCase()] : [...this.#known.keys()];
+    const blocked = recipients.filter((r) => this.#members.get(r)?.trust === 'changed');
+    if (to && blocked.length > 0) {
+      throw new ChatError(ErrorCode.KeyChanged, `${to}'s key changed; accept or verify it before sending`);
+    }
+    const env: EnvelopeWire = {
+      id: newId(),
+      room: this.key,
+      from: this.#deps.username,
+      ...(to ? { to: this.#known.get(to.toLowerCase()) ?? to } : {}),
+      sentAt: this.#deps.now(),
+      kind: 'text',
+      body,
+    };
+    const sig = await signEnvelope(this.#deps.identity.privateKey, env);
+    const message: ChatMessage = { ...env, signature: sig, status: 'sending', deliveredTo: [], receivedAt: env.sentAt };
+    await this.#deps.storage.messages.add(message);
+    this.#events.emit('message', message, false);
+    const payload = JSON.stringify({ t: 'msg', env, sig } satisfies AppMessage);
+    // Every recipient gets the message through the outbox, removed only on their receipt:
+    // delivery survives a dropped channel, and receivers drop duplicates by id.
+    for (const r of recipients) {
+      if (this.#members.get(r)?.trust === 'changed') continue;
+      await this.#deps.storage.outbox.add({ room: this.key, to: r, messageId: env.id, payload, createdAt: env.sentAt });
+      void this.#flushOutbox(r);
+    }
+    return message;
+  }
+
+  /** How many recipients a message was meant for, for "delivered to n of m". */
+  recipientCount(m: ChatMessage): number {
+    return m.to ? 1 : Math.max(this.#known.size, m.deliveredTo.length);
+  }
+
+  async #flushOutbox(key: string): Promise<void> {
+    const slot = this.#slots.get(key);
+    const session = slot?.session;
+    if (!slot || !session?.isOpen) return;
+    const pending = await this.#deps.storage.outbox.pending(this.key, key);
+    for (const entry of pending) {
+      if (entry.seq === undefined || slot.flushed.has(entry.seq) || slot.session !== session || !session.isOpen) continue;
+      slot.flushed.add(entry.seq);
+      try {
+        await session.sendMessage(JSON.parse(entry.payload) as AppMessage);
+      } catch {
+        slot.flushed.delete(entry.seq);
+        return;
+      }
+    }
+  }
+
+  async #onAppMessage(key: string, session: PeerSession, msg: AppMessage): Promise<void> {
+    switch (msg.t) {
+      case 'msg':
+        return this.#onEnvelope(key, session, msg.env, msg.sig);
+      case 'ack':
+        for (const id of msg.ids) {
+          const updated = await this.#deps.storage.messages.markDelivered(id, key);
+          for (const e of await this.#deps.storage.outbox.pending(this.key, key)) {
+            if (e.messageId === id && e.seq !== undefined) await this.#deps.storage.outbox.remove(e.seq);
+          }
+          if (updated) this.#events.emit('message', updated, false);
+        }
+        return;
+      case 'typing':
+        return this.#setTyping(key, msg.active);
+      case 'ping':
+        return void session.sendMessage({ t: 'pong', id: msg.id, sentAt: msg.sentAt }).catch(() => undefined);
+      default:
+        return;
+    }
+  }
+
+  async #onEnvelope(key: string, session: PeerSession, env: EnvelopeWire, sig: string): Promise<void> {
+    const refuse = (why: string) => this.#notice('refused-message', session.peerUsername, why, ErrorCode.BadSignature);
+    // The channel proves who sent the frame; the envelope must agree and carry the
+    // author's own signature, so it stays verifiable when relayed later.
+    if (env.room !== this.key) return refuse('the message was addressed to another room');
+    if (env.from.toLowerCase() !== key) return refuse('the message claims another author');
+    if (env.to !== undefined && env.to.toLowerCase() !== this.#me) return refuse('a private message for someone else');
+    if (!(await verifyEnvelope(session.peerKey, env, sig))) return refuse('the signature does not match');
+    const message: ChatMessage = { ...env, signature: sig, status: 'received', deliveredTo: [], receivedAt: this.#deps.now() };
+    const isNew = await this.#deps.storage.messages.add(message);
+    // Acknowledge duplicates too: the sender's outbox keeps them until it hears back.
+    void session.sendMessage({ t: 'ack', ids: [env.id] }).catch(() => undefined);
+    this.#setTyping(key, false);
+    if (isNew) this.#events.emit('message', message, true);
+  }
+
+  // ---- typing --------------------------------------------------------------------
+
+  sendTyping(active: boolean): void {
+    for (const slot of this.#slots.values()) {
+      if (slot.session?.isOpen) void slot.session.sendMessage({ t: 'typing', active }).catch(() => undefined);
+    }
+  }
+
+  #setTyping(key: string, active: boolean): void {
+    const view = this.#members.get(key);
+    if (!view || view.typing === active) return;
+    view.typing = active;
+    clearTimeout(this.#typingTimers.get(key));
+    if (active) this.#typingTimers.set(key, setTimeout(() => this.#setTyping(key, false), TYPING_TTL_MS));
+    this.#events.emit('changed');
+  }
+
+  // ---- lifecycle -----------------------------------------------------------------
+
+  #notice(kind: NoticeKind, user: string, detail?: string, code?: string): void {
+    const notice: Notice = { id: newId(), at: this.#deps.now(), kind, user, ...(detail ? { detail } : {}), ...(code ? { code } : {}) };
+    this.#events.emit('notice', notice);
+  }
+
+  async leave(): Promise<void> {
+    this.#left = true;
+    for (const key of [...this.#slots.keys()]) this.#dropPeer(key);
+    for (const t of this.#typingTimers.values()) clearTimeout(t);
+    await this.#deps.signaling.leaveRoom({ room: this.name }).catch(() => undefined);
+    this.#events.clear();
+  }
+
+  /** Public key of a member as raw bytes, for safety numbers. */
+  pinnedKey(username: string): Uint8Array | null {
+    const v = this.#members.get(username.toLowerCase());
+    return v ? fromB64u(v.publicKey) : null;
+  }
+
+  static encodeKey(raw: Uint8Array): string {
+    return toB64u(raw);
+  }
+}

@@ -1,0 +1,20 @@
+/** Every bound of the peer-to-peer side, with why. */
+
+/**
+ * Send-queue high-water mark: above it, senders wait for 'bufferedamountlow'. Chromium
+ * closes a channel whose queue passes 16 MB, so stay far below; a few MB keeps the pipe full.
+ */
+export const BUFFER_HIGH_WATER = 4 * 1024 * 1024;
+/** Resume sending once the queue drains to this. */
+export const BUFFER_LOW_WATER = 1 * 1024 * 1024;
+/** A peer that has not completed the signed hello by then is dropped. */
+export const HANDSHAKE_TIMEOUT_MS = 20_000;
+/** Largest application frame (a chat message, a history page); files go in chunks. */
+export const MAX_APP_FRAME_BYTES = 256 * 1024;
+/** Longest message text a person may send. */
+export const MAX_MESSAGE_CHARS = 16_000;
+/** Reconnect back-off to the signaling server (socket.io's own, tuned). */
+export const SIGNALING_RECONNECT_MIN_MS = 500;
+export const SIGNALING_RECONNECT_MAX_MS = 10_000;
+/** A peer whose channel died is retried after this while both are still in the room. */
+export const PEER_RETRY_MS = 3_000;

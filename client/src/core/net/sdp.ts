@@ -1,0 +1,30 @@
+/**
+ * Reads the DTLS certificate fingerprints out of an SDP. The handshake binds these, so a
+ * signaling server that rewrites them to sit in the middle is caught.
+ */
+const STRONG = new Set(['sha-256', 'sha-384', 'sha-512']);
+
+export type FingerprintResult = { ok: true; fingerprint: string } | { ok: false; reason: string };
+
+export function normalizeFingerprint(algorithm: string, hex: string): string {
+  return `${algorithm.toLowerCase()} ${hex.toUpperCase()}`;
+}
+
+/**
+ * Exactly one distinct, strong fingerprint is accepted. NOTE: several different
+ * fingerprints (per media section, or mixed algorithms) would let an attacker slip in a
+ * second certificate that our hello does not bind, so they are refused.
+ */
+export function extractFingerprint(sdp: string): FingerprintResult {
+  const found = new Set<string>();
+  for (const line of sdp.split(/\r?\n/)) {
+    const m = /^a=fingerprint:(\S+)\s+([0-9A-Fa-f:]+)\s*$/.exec(line);
+    if (!m) continue;
+    const algorithm = m[1]!.toLowerCase();
+    if (!STRONG.has(algorithm)) return { ok: false, reason: `weak fingerprint algorithm ${algorithm}` };
+    found.add(normalizeFingerprint(algorithm, m[2]!));
+  }
+  if (found.size === 0) return { ok: false, reason: 'no fingerprint in the session description' };
+  if (found.size > 1) return { ok: false, reason: 'several different fingerprints in one session description' };
+  return { ok: true, fingerprint: [...found][0]! };
+}

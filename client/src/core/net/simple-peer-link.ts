@@ -1,0 +1,116 @@
+import SimplePeer from '@thaunknown/simple-peer';
+import type { SignalData } from '../../../../signaling/src/protocol.ts';
+import { Emitter } from '../util/emitter.ts';
+import { extractFingerprint } from './sdp.ts';
+import type { PeerLink, PeerLinkEvents, PeerLinkFactory } from './peer-link.ts';
+import { BUFFER_LOW_WATER } from './limits.ts';
+
+/** Chromium's and Firefox's SCTP default when the remote description does not say. */
+const DEFAULT_MAX_MESSAGE = 64 * 1024;
+
+/** Adapter from simple-peer to our PeerLink. `wrtc` supplies WebRTC outside browsers. */
+export class SimplePeerLink implements PeerLink {
+  readonly initiator: boolean;
+  readonly #peer: SimplePeer;
+  readonly #events = new Emitter<PeerLinkEvents>();
+  #closed = false;
+
+  constructor(opts: { initiator: boolean; iceServers: RTCIceServer[]; wrtc?: unknown }) {
+    this.initiator = opts.initiator;
+    this.#peer = new SimplePeer({
+      initiator: opts.initiator,
+      trickle: true,
+      objectMode: true,
+      config: { iceServers: opts.iceServers },
+      ...(opts.wrtc ? { wrtc: opts.wrtc } : {}),
+    });
+    this.#peer.on('signal', (data) => this.#events.emit('signal', data as SignalData));
+    this.#peer.on('connect', () => {
+      const channel = this.#peer._channel;
+      if (channel) {
+        channel.bufferedAmountLowThreshold = BUFFER_LOW_WATER;
+        channel.addEventListener('bufferedamountlow', () => this.#events.emit('drain'));
+      }
+      this.#events.emit('open');
+    });
+    this.#peer.on('data', (data) => this.#events.emit('frame', data));
+    this.#peer.on('close', () => this.#finish());
+    this.#peer.on('error', (err) => this.#finish(err.code ?? err.message));
+  }
+
+  #finish(reason?: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#events.emit('close', reason);
+  }
+
+  signal(data: SignalData): void {
+    if (this.#closed) return;
+    try {
+      this.#peer.signal(data);
+    } catch (e) {
+      this.#finish((e as Error).message);
+    }
+  }
+
+  send(data: string | Uint8Array): void {
+    const channel = this.#peer._channel;
+    if (!channel || channel.readyState !== 'open') throw new Error('channel not open');
+    // NOTE: straight to the channel, bypassing simple-peer's stream buffering, so that
+    // bufferedAmount is the single measure of what is queued.
+    if (typeof data === 'string') channel.send(data);
+    else channel.send(data as Uint8Array<ArrayBuffer>);
+  }
+
+  get bufferedAmount(): number {
+    return this.#peer._channel?.bufferedAmount ?? 0;
+  }
+
+  get maxMessageSize(): number {
+    const size = this.#peer._pc?.sctp?.maxMessageSize;
+    return size && Number.isFinite(size) && size > 0 ? size : DEFAULT_MAX_MESSAGE;
+  }
+
+  fingerprints(): { local: string; remote: string } | { error: string } {
+    const pc = this.#peer._pc;
+    const local = pc?.currentLocalDescription?.sdp ?? pc?.localDescription?.sdp;
+    const remote = pc?.currentRemoteDescription?.sdp ?? pc?.remoteDescription?.sdp;
+    if (!local || !remote) return { error: 'no session description yet' };
+    const l = extractFingerprint(local);
+    const r = extractFingerprint(remote);
+    if (!l.ok) return { error: `local: ${l.reason}` };
+    if (!r.ok) return { error: `remote: ${r.reason}` };
+    return { local: l.fingerprint, remote: r.fingerprint };
+  }
+
+  async stats(): Promise<{ rttMs: number | null; relayed: boolean | null }> {
+    const pc = this.#peer._pc;
+    if (!pc) return { rttMs: null, relayed: null };
+    const report = await pc.getStats();
+    let pair: RTCIceCandidatePairStats | undefined;
+    report.forEach((s: { type: string }) => {
+      const p = s as RTCIceCandidatePairStats & { selected?: boolean };
+      if (s.type === 'candidate-pair' && (p.nominated || p.selected) && p.state === 'succeeded') pair = p;
+    });
+    if (!pair) return { rttMs: null, relayed: null };
+    const localCandidate = report.get(pair.localCandidateId) as { candidateType?: string } | undefined;
+    const remoteCandidate = report.get(pair.remoteCandidateId) as { candidateType?: string } | undefined;
+    return {
+      rttMs: pair.currentRoundTripTime !== undefined ? pair.currentRoundTripTime * 1000 : null,
+      relayed: localCandidate?.candidateType === 'relay' || remoteCandidate?.candidateType === 'relay',
+    };
+  }
+
+  on<K extends keyof PeerLinkEvents>(event: K, handler: PeerLinkEvents[K]): () => void {
+    return this.#events.on(event, handler);
+  }
+
+  close(): void {
+    if (!this.#peer.destroyed) this.#peer.destroy();
+    this.#finish('closed');
+  }
+}
+
+export function simplePeerFactory(wrtc?: unknown): PeerLinkFactory {
+  return { create: (opts) => new SimplePeerLink({ ...opts, ...(wrtc ? { wrtc } : {}) }) };
+}

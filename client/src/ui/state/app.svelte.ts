@@ -1,0 +1,207 @@
+import type { RoomSummary } from '../../../../signaling/src/protocol.ts';
+import type { ChatClient, ClientStatus } from '../../core/chat/chat-client.ts';
+import type { ChatMessage } from '../../core/chat/ports.ts';
+import type { MemberView, Notice, RoomSession, TimelineItem } from '../../core/chat/room-session.ts';
+import { computeSafetyNumber } from '../../core/crypto/safety-number.ts';
+import { pickLanguage, translate, type Language, type MessageKey } from '../i18n.ts';
+
+export interface Toast {
+  id: number;
+  text: string;
+  tone: 'info' | 'error';
+}
+
+export interface JoinedRoomView {
+  key: string;
+  name: string;
+  locked: boolean;
+  unread: number;
+}
+
+/** What a room screen renders, rebuilt from its RoomSession on every change. */
+class RoomView {
+  readonly session: RoomSession;
+  members = $state<MemberView[]>([]);
+  timeline = $state<TimelineItem[]>([]);
+  unread = $state(0);
+
+  constructor(session: RoomSession) {
+    this.session = session;
+  }
+}
+
+const TOAST_MS = 4_000;
+
+export interface AppPersistence {
+  savedUsername: string | null;
+  rememberUsername(username: string): Promise<void>;
+}
+
+/**
+ * The application's state for the views: screens, the room list, the open room, toasts.
+ * Components read it and call its methods; they never touch core directly.
+ */
+export class AppState {
+  readonly client: ChatClient;
+  status = $state<ClientStatus>('connecting');
+  statusDetail = $state<string | undefined>(undefined);
+  username = $state<string | null>(null);
+  rooms = $state<RoomSummary[]>([]);
+  joined = $state<RoomView[]>([]);
+  currentKey = $state<string | null>(null);
+  toasts = $state<Toast[]>([]);
+  lang = $state<Language>('en');
+  /** Latest message text for screen readers. */
+  announcement = $state('');
+  #toastSeq = 0;
+
+  /** True while a returning user is being logged in silently. */
+  restoring = $state(false);
+  readonly #persist: AppPersistence;
+
+  constructor(client: ChatClient, languages: readonly string[], persist: AppPersistence) {
+    this.client = client;
+    this.lang = pickLanguage(languages);
+    this.#persist = persist;
+    this.restoring = persist.savedUsername !== null;
+    client.on('status', (status, detail) => {
+      this.status = status;
+      this.statusDetail = detail;
+      if (status === 'online' && !this.username && persist.savedUsername) void this.#restore(persist.savedUsername);
+      else if (status !== 'online' && status !== 'connecting') this.restoring = false;
+    });
+    client.on('rooms', (rooms) => (this.rooms = rooms));
+    client.on('joined', (session) => this.#track(session));
+    client.on('left', (key) => {
+      this.joined = this.joined.filter((r) => r.session.key !== key);
+      if (this.currentKey === key) this.currentKey = null;
+    });
+    client.on('problem', (message) => this.toast(message, 'error'));
+  }
+
+  t = (key: MessageKey, params?: Record<string, string | number>): string => translate(this.lang, key, params);
+
+  get current(): RoomView | undefined {
+    return this.joined.find((r) => r.session.key === this.currentKey);
+  }
+
+  toast(text: string, tone: Toast['tone'] = 'info'): void {
+    const id = ++this.#toastSeq;
+    this.toasts = [...this.toasts, { id, text, tone }].slice(-4);
+    setTimeout(() => (this.toasts = this.toasts.filter((t) => t.id !== id)), TOAST_MS);
+  }
+
+  dismissToast(id: number): void {
+    this.toasts = this.toasts.filter((t) => t.id !== id);
+  }
+
+  async login(name: string): Promise<string | null> {
+    const r = await this.client.login(name);
+    if (!r.ok) return this.#explain(r.error, r.message);
+    this.username = r.value;
+    await this.#persist.rememberUsername(r.value);
+    return null;
+  }
+
+  /** A returning user is logged in by signing the server's challenge; no typing needed. */
+  async #restore(name: string): Promise<void> {
+    const error = await this.login(name);
+    this.restoring = false;
+    if (error) this.toast(error, 'error');
+  }
+
+  async join(name: string, opts: { password?: string; create?: boolean } = {}): Promise<string | null> {
+    const r = await this.client.joinRoom(name, opts);
+    if (!r.ok) return this.#explain(r.error, r.message);
+    this.open(r.value.key);
+    return null;
+  }
+
+  open(key: string | null): void {
+    this.currentKey = key;
+    const view = this.current;
+    if (view) view.unread = 0;
+  }
+
+  async leave(key: string): Promise<void> {
+    await this.client.leaveRoom(key);
+  }
+
+  async send(text: string, to?: string): Promise<string | null> {
+    const view = this.current;
+    if (!view) return null;
+    try {
+      await view.session.sendText(text, to);
+      return null;
+    } catch (e) {
+      return e instanceof Error ? e.message : String(e);
+    }
+  }
+
+  safetyNumber(room: RoomSession, username: string): Promise<string> {
+    const theirs = room.pinnedKey(username);
+    if (!theirs || !this.username) return Promise.resolve('');
+    return computeSafetyNumber(
+      { username: this.username.toLowerCase(), publicKey: this.client.identity.publicKey },
+      { username: username.toLowerCase(), publicKey: theirs },
+    );
+  }
+
+  #explain(code: string, message: string): string {
+    const key = `error.${code}` as MessageKey;
+    if (code === 'unavailable') return this.t('error.unreachable');
+    const text = this.t(key);
+    return text === key ? this.t('error.generic', { detail: message }) : text;
+  }
+
+  #track(session: RoomSession): void {
+    const view = new RoomView(session);
+    this.joined = [...this.joined, view];
+    const refresh = () => (view.members = session.members);
+    session.on('changed', refresh);
+    session.on('message', (m, incoming) => this.#onMessage(view, m, incoming));
+    session.on('notice', (n) => this.#onNotice(view, n));
+    refresh();
+    void session.history().then((messages) => {
+      const known = new Set(view.timeline.map(itemId));
+      const older: TimelineItem[] = messages.filter((m) => !known.has(m.id)).map((message) => ({ type: 'message', message }));
+      view.timeline = [...older, ...view.timeline];
+    });
+  }
+
+  #onMessage(view: RoomView, m: ChatMessage, incoming: boolean): void {
+    const i = view.timeline.findIndex((it) => it.type === 'message' && it.message.id === m.id);
+    if (i >= 0) view.timeline[i] = { type: 'message', message: m };
+    else view.timeline = [...view.timeline, { type: 'message', message: m }];
+    if (!incoming) return;
+    this.announcement = `${m.from}: ${m.body}`;
+    const visible = typeof document === 'undefined' || document.visibilityState === 'visible';
+    if (this.currentKey !== view.session.key || !visible) view.unread++;
+    if (!visible) notifyHidden(this.t('toast.newMessage', { name: m.from }), m.body);
+  }
+
+  #onNotice(view: RoomView, n: Notice): void {
+    view.timeline = [...view.timeline, { type: 'notice', notice: n }];
+    const text = this.t(`notice.${n.kind}` as MessageKey, { name: n.user, detail: n.detail ?? '' });
+    if (n.kind === 'joined' || n.kind === 'left') {
+      this.toast(this.t(n.kind === 'joined' ? 'toast.joined' : 'toast.left', { name: n.user, room: view.session.name }));
+    } else if (n.kind !== 'back') {
+      this.toast(text, 'error');
+    }
+    this.announcement = text;
+  }
+}
+
+function itemId(it: TimelineItem): string {
+  return it.type === 'message' ? it.message.id : it.notice.id;
+}
+
+/** A system notification while the tab is hidden, if the user allowed them. */
+function notifyHidden(title: string, body: string): void {
+  if (typeof Notification === 'undefined' || Notification.permission !== 'granted') return;
+  try {
+    new Notification(title, { body: body.slice(0, 120), tag: 'chat-message' });
+  } catch {
+    // Some platforms only allow notifications from a service worker.
+  }
+}
