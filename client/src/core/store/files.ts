@@ -1,0 +1,138 @@
+import Dexie from 'dexie';
+import { ChatError, ErrorCode } from '../errors.ts';
+import { systemClock, type Clock } from './clock.ts';
+import type { ChatDatabase, FileRow, FileState } from './db.ts';
+import { wrapQuota } from './quota.ts';
+import { expiresAtFor } from './retention.ts';
+
+/**
+ * File manifests and their chunks. Chunks are written as they arrive, so a file is never
+ * held whole in memory, and they carry the manifest's expiry so the purge finds them
+ * through their own index.
+ */
+
+export type NewFile = Omit<FileRow, 'expiresAt' | 'receivedChunks' | 'state' | 'error'> & {
+  /** 'receiving' on the receiver (default), 'sending' on the sender. */
+  state?: FileState;
+};
+
+/** States in which chunks may still be written. */
+const OPEN_STATES: ReadonlySet<FileState> = new Set(['receiving', 'sending']);
+
+/** Stores a manifest; false when the id is already known or the file is already expired. */
+export async function addFile(db: ChatDatabase, input: NewFile, clock: Clock = systemClock): Promise<boolean> {
+  const now = clock.now();
+  const expiresAt = expiresAtFor(input.sentAt, now);
+  if (expiresAt <= now) return false;
+  const row: FileRow = { ...input, state: input.state ?? 'receiving', receivedChunks: 0, expiresAt };
+  return wrapQuota(() =>
+    db.transaction('rw', db.files, async () => {
+      if ((await db.files.where(':id').equals(row.id).count()) > 0) return false;
+      await db.files.add(row);
+      return true;
+    }),
+  );
+}
+
+export async function setFileState(db: ChatDatabase, fileId: string, state: FileState, error?: string): Promise<boolean> {
+  const changed = await db.files
+    .where(':id')
+    .equals(fileId)
+    .modify((f) => {
+      f.state = state;
+      if (error === undefined) delete f.error;
+      else f.error = error;
+    });
+  return changed > 0;
+}
+
+function chunkRange(db: ChatDatabase, fileId: string) {
+  return db.chunks.where('[fileId+index]').between([fileId, Dexie.minKey], [fileId, Dexie.maxKey], true, true);
+}
+
+/**
+ * Stores chunk `index` of a file and returns how many distinct chunks are now stored.
+ * Writing the same chunk twice (a resend) replaces it without counting it twice.
+ * A full disk surfaces as ERR_QUOTA and leaves the earlier chunks and history intact.
+ */
+export async function putChunk(db: ChatDatabase, fileId: string, index: number, data: Uint8Array | Blob): Promise<number> {
+  return wrapQuota(() =>
+    db.transaction('rw', db.files, db.chunks, async () => {
+      const file = await db.files.get(fileId);
+      if (!file) throw new ChatError(ErrorCode.Malformed, 'A file chunk arrived for a file this chat does not know.');
+      if (!OPEN_STATES.has(file.state)) {
+        throw new ChatError(ErrorCode.FileOrder, `A chunk arrived for "${file.name}" after the transfer ended.`);
+      }
+      if (!Number.isInteger(index) || index < 0 || index >= file.chunkCount) {
+        throw new ChatError(ErrorCode.FileOrder, `Chunk ${index} is outside "${file.name}" (${file.chunkCount} chunks).`);
+      }
+      const size = data instanceof Uint8Array ? data.byteLength : data.size;
+      if (size > file.chunkSize) {
+        throw new ChatError(ErrorCode.FileSize, `Chunk ${index} of "${file.name}" is larger than announced.`);
+      }
+      // A key-only count: the stored chunk's bytes are never read back.
+      const isNew = (await db.chunks.where('[fileId+index]').equals([fileId, index]).count()) === 0;
+      await db.chunks.put({ fileId, index, data, expiresAt: file.expiresAt });
+      if (!isNew) return file.receivedChunks;
+      const receivedChunks = file.receivedChunks + 1;
+      await db.files.update(fileId, { receivedChunks });
+      return receivedChunks;
+    }),
+  );
+}
+
+export function countChunks(db: ChatDatabase, fileId: string): Promise<number> {
+  return db.chunks.where('fileId').equals(fileId).count();
+}
+
+/**
+ * The index of the last chunk such that every chunk before it is stored; -1 when none.
+ * A resumed transfer asks the sender for everything after it. Reads keys only.
+ */
+export async function lastContiguousChunk(db: ChatDatabase, fileId: string): Promise<number> {
+  const keys = await chunkRange(db, fileId).primaryKeys();
+  let next = 0;
+  for (const [, index] of keys) {
+    if (index !== next) break;
+    next++;
+  }
+  return next - 1;
+}
+
+/**
+ * The whole file as one Blob, assembled from its chunks in index order. No bytes are
+ * copied: a Blob of Blobs only references its parts, and browsers back Blobs read from
+ * IndexedDB with files on disk, so a multi-gigabyte file does not land in memory (store
+ * chunks as Blobs in the browser to get this; Uint8Array chunks are held in memory).
+ * `type` is the caller's choice, so a dangerous type can be downgraded to
+ * application/octet-stream before anything renders it.
+ */
+export async function readFileBlob(db: ChatDatabase, fileId: string, type: string): Promise<Blob> {
+  return db.transaction('r', db.files, db.chunks, async () => {
+    const file = await db.files.get(fileId);
+    if (!file) throw new ChatError(ErrorCode.Malformed, 'This file is no longer stored on this device.');
+    const parts: BlobPart[] = [];
+    await chunkRange(db, fileId).each((chunk) => {
+      // Chunks come back in index order; a gap means the file is incomplete.
+      if (chunk.index === parts.length) parts.push(chunk.data as BlobPart);
+    });
+    if (parts.length !== file.chunkCount) {
+      throw new ChatError(
+        ErrorCode.FileOrder,
+        `"${file.name}" is incomplete: chunk ${parts.length} of ${file.chunkCount} is missing.`,
+      );
+    }
+    return new Blob(parts, { type });
+  });
+}
+
+/**
+ * Gives up on a file (failed hash or signature, cancelled transfer): the manifest stays,
+ * marked failed so the chat can say why, and every chunk is removed.
+ */
+export async function discardFile(db: ChatDatabase, fileId: string, error: string = 'The file was discarded.'): Promise<void> {
+  await db.transaction('rw', db.files, db.chunks, async () => {
+    await db.files.update(fileId, { state: 'failed', error, receivedChunks: 0 });
+    await db.chunks.where('fileId').equals(fileId).delete();
+  });
+}
