@@ -2,8 +2,12 @@ import { defineConfig } from 'vitest/config';
 
 // Two projects: fast unit tests in parallel, and browser end-to-end tests one file at a
 // time (each starts its own signaling server and Chromium; two cores cannot take more).
+// CI asks for a JSON report to print its plain "N passed, N failed" summary.
+const report = process.env.TEST_REPORT;
+
 export default defineConfig({
   test: {
+    reporters: report ? ['default', ['json', { outputFile: report }]] : ['default'],
     projects: [
       {
         test: {

@@ -137,11 +137,25 @@ export class ChatClient {
     const signature = await signBytes(this.#deps.identity.privateKey, utf8(loginChallengeText(challenge.challenge, name.key, publicKey)));
     const proved = await this.#deps.signaling.authProve({ signature: toB64u(signature) });
     if (!proved.ok) return { ok: false, error: proved.error, message: proved.message };
+    const first = this.#username === null;
     this.#username = proved.username;
     this.#iceServers = proved.iceServers;
     this.#rooms = proved.rooms;
     this.#events.emit('rooms', proved.rooms);
+    if (first) void this.#rejoinSaved();
     return { ok: true, value: proved.username };
+  }
+
+  /** A reloaded tab comes back into the rooms it was in, password rooms included. */
+  async #rejoinSaved(): Promise<void> {
+    for (const saved of await this.#deps.storage.rooms.list()) {
+      if (this.#joined.has(saved.key)) continue;
+      const r = await this.#enter(saved.name, saved.key, {
+        create: true,
+        ...(saved.joinToken && saved.peerProofKey ? { secrets: { joinTokenB64u: saved.joinToken, peerProofKey: saved.peerProofKey } } : {}),
+      });
+      if (!r.ok) this.#events.emit('problem', `could not re-join ${saved.name}: ${r.message}`);
+    }
   }
 
   async joinRoom(rawName: string, opts: { password?: string; create?: boolean } = {}): Promise<Result<RoomSession>> {
@@ -153,14 +167,26 @@ export class ChatClient {
     // NOTE: the password never leaves this function; the server gets a token derived
     // from it and keeps only that token's hash.
     const secrets = opts.password ? await deriveRoomSecrets(opts.password, name.key) : undefined;
+    return this.#enter(name.name, name.key, { create: opts.create ?? false, ...(secrets ? { secrets } : {}) });
+  }
+
+  async #enter(
+    displayName: string,
+    key: string,
+    opts: { create: boolean; secrets?: { joinTokenB64u: string; peerProofKey: CryptoKey } },
+  ): Promise<Result<RoomSession>> {
+    if (!this.#username) return { ok: false, error: ServerError.NotAuthenticated, message: 'log in first' };
+    const secrets = opts.secrets;
     const r = await this.#deps.signaling.joinRoom({
-      room: name.name,
+      room: displayName,
       ...(secrets ? { joinToken: secrets.joinTokenB64u } : {}),
       ...(opts.create ? { create: true } : {}),
     });
     if (!r.ok) return { ok: false, error: r.error, message: r.message };
+    const already = this.#joined.get(key);
+    if (already) return { ok: true, value: already.session };
     const session = new RoomSession(
-      { key: name.key, name: r.room, locked: r.locked, ...(secrets ? { peerProofKey: secrets.peerProofKey } : {}) },
+      { key, name: r.room, locked: r.locked, ...(secrets ? { peerProofKey: secrets.peerProofKey } : {}) },
       {
         signaling: this.#deps.signaling,
         peers: this.#deps.peers,
@@ -171,7 +197,10 @@ export class ChatClient {
         now: this.#deps.now ?? Date.now,
       },
     );
-    this.#joined.set(name.key, { session, ...(secrets ? { joinToken: secrets.joinTokenB64u } : {}) });
+    this.#joined.set(key, { session, ...(secrets ? { joinToken: secrets.joinTokenB64u } : {}) });
+    await this.#deps.storage.rooms
+      .save({ key, name: r.room, locked: r.locked, ...(secrets ? { joinToken: secrets.joinTokenB64u, peerProofKey: secrets.peerProofKey } : {}) })
+      .catch((e: unknown) => this.#events.emit('problem', `this room will not be remembered: ${e instanceof Error ? e.message : String(e)}`));
     this.#events.emit('joined', session);
     await session.applyRoster(r.members);
     return { ok: true, value: session };
@@ -181,6 +210,7 @@ export class ChatClient {
     const j = this.#joined.get(key);
     if (!j) return;
     this.#joined.delete(key);
+    await this.#deps.storage.rooms.remove(key).catch(() => undefined);
     await j.session.leave();
     this.#events.emit('left', key);
   }

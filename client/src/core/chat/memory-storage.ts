@@ -1,10 +1,11 @@
-import type { ChatMessage, ChatStorage, Contact, OutboxEntry } from './ports.ts';
+import type { ChatMessage, ChatStorage, Contact, OutboxEntry, SavedRoom } from './ports.ts';
 
 /** Storage that lives as long as the process: unit tests and throwaway bots. */
 export function createMemoryStorage(): ChatStorage {
   const contacts = new Map<string, Contact>();
   const messages = new Map<string, ChatMessage>();
   const outbox: OutboxEntry[] = [];
+  const rooms = new Map<string, SavedRoom>();
   let seq = 0;
   const inRoom = (room: string) => [...messages.values()].filter((m) => m.room === room).sort((a, b) => a.sentAt - b.sentAt);
   return {
@@ -38,6 +39,11 @@ export function createMemoryStorage(): ChatStorage {
         const i = outbox.findIndex((e) => e.seq === s);
         if (i >= 0) outbox.splice(i, 1);
       },
+    },
+    rooms: {
+      list: async () => [...rooms.values()],
+      save: async (r) => void rooms.set(r.key, { ...r }),
+      remove: async (key) => void rooms.delete(key),
     },
   };
 }

@@ -67,8 +67,25 @@ export interface Outbox {
   remove(seq: number): Promise<void>;
 }
 
+/** A room this browser is in, remembered so a reloaded tab re-joins it. */
+export interface SavedRoom {
+  key: string;
+  name: string;
+  locked: boolean;
+  /** Password rooms: the token the server checks, and the non-extractable proof key. */
+  joinToken?: string;
+  peerProofKey?: CryptoKey;
+}
+
+export interface RoomBook {
+  list(): Promise<SavedRoom[]>;
+  save(room: SavedRoom): Promise<void>;
+  remove(key: string): Promise<void>;
+}
+
 export interface ChatStorage {
   contacts: ContactBook;
   messages: MessageLog;
   outbox: Outbox;
+  rooms: RoomBook;
 }

@@ -1,6 +1,10 @@
 import { resolveAppConfig } from '../../core/app-config.ts';
 import { ChatClient } from '../../core/chat/chat-client.ts';
-import { createMemoryStorage } from '../../core/chat/memory-storage.ts';
+import { createDbStorage } from '../../core/chat/db-storage.ts';
+import { ChatDatabase } from '../../core/store/db.ts';
+import { systemClock } from '../../core/store/clock.ts';
+import { startRetention } from '../../core/store/retention.ts';
+import { requestPersistence } from '../../core/store/quota.ts';
 import { generateIdentityKeyPair } from '../../core/crypto/sign.ts';
 import { simplePeerFactory } from '../../core/net/simple-peer-link.ts';
 import { SocketIoSignaling } from '../../core/net/socketio-signaling.ts';
@@ -16,11 +20,16 @@ export async function boot(): Promise<AppState> {
   });
   const keystore = await openKeystore();
   const identity = await keystore.getOrCreateIdentity(async () => ({ ...(await generateIdentityKeyPair()), createdAt: Date.now() }));
+  const db = new ChatDatabase();
+  await db.open();
+  // Purge what is older than 7 days now and on a timer; ask the browser not to evict us.
+  startRetention(db, systemClock);
+  void requestPersistence();
   const client = new ChatClient({
     signaling: new SocketIoSignaling(config.signalingUrl),
     peers: simplePeerFactory(),
     identity,
-    storage: createMemoryStorage(),
+    storage: createDbStorage(db, systemClock),
   });
   const app = new AppState(client, navigator.languages, {
     savedUsername: identity.username ?? null,
