@@ -90,6 +90,8 @@ const en = {
   'toast.left': '{name} left {room}',
   'toast.newMessage': 'New message from {name}',
   'settings.language': 'Language',
+  'notify.enable': 'Turn on notifications',
+  'notify.why': 'Get a notification when a message arrives while this tab is in the background.',
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -182,6 +184,8 @@ const vi: Record<MessageKey, string> = {
   'toast.left': '{name} đã rời {room}',
   'toast.newMessage': 'Tin nhắn mới từ {name}',
   'settings.language': 'Ngôn ngữ',
+  'notify.enable': 'Bật thông báo',
+  'notify.why': 'Nhận thông báo khi có tin nhắn mới lúc thẻ này đang chạy nền.',
 };
 
 export const LANGUAGES = { en: 'English', vi: 'Tiếng Việt' } as const;

@@ -51,6 +51,10 @@ export class AppState {
   currentKey = $state<string | null>(null);
   toasts = $state<Toast[]>([]);
   lang = $state<Language>('en');
+  /** 'default' until the user answers; we only ask when they press the button. */
+  notifications = $state<NotificationPermission | 'unsupported'>(
+    typeof Notification === 'undefined' ? 'unsupported' : Notification.permission,
+  );
   /** Latest message text for screen readers. */
   announcement = $state('');
   #toastSeq = 0;
@@ -93,6 +97,11 @@ export class AppState {
 
   dismissToast(id: number): void {
     this.toasts = this.toasts.filter((t) => t.id !== id);
+  }
+
+  async enableNotifications(): Promise<void> {
+    if (typeof Notification === 'undefined') return;
+    this.notifications = await Notification.requestPermission();
   }
 
   async login(name: string): Promise<string | null> {
