@@ -114,6 +114,7 @@ export class ChatClient {
       // then announce ourselves in every room once more.
       const again = await this.login(this.#username);
       if (!again.ok) return this.#events.emit('problem', again.message);
+      for (const j of this.#joined.values()) j.session.noteReconnected();
       for (const [key, j] of this.#joined) {
         const r = await this.#deps.signaling.joinRoom({ room: j.session.name, create: true, ...(j.joinToken ? { joinToken: j.joinToken } : {}) });
         if (!r.ok) this.#events.emit('problem', `could not re-join ${j.session.name}: ${r.message}`);

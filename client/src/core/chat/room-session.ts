@@ -14,6 +14,10 @@ import { newId } from './ids.ts';
 
 /** How long a typing indicator lasts without a refresh. */
 const TYPING_TTL_MS = 5_000;
+/** After a signaling reconnect, members get this long to re-announce before counting as gone. */
+const RECONNECT_GRACE_MS = 15_000;
+/** Signals kept per sender while its roster entry is on its way (an offer plus candidates). */
+const MAX_EARLY_SIGNALS = 64;
 
 export interface MemberView {
   username: string;
@@ -84,6 +88,10 @@ export class RoomSession {
   readonly #typingTimers = new Map<string, ReturnType<typeof setTimeout>>();
   #rosterSeen = false;
   #lastRoster: Member[] = [];
+  #rosterQueue: Promise<void> = Promise.resolve();
+  readonly #earlySignals = new Map<string, SignalPush[]>();
+  #reconnectedAt: number | null = null;
+  #graceTimer: ReturnType<typeof setTimeout> | undefined;
   #left = false;
   readonly #me: string;
 
@@ -118,7 +126,14 @@ export class RoomSession {
 
   // ---- roster --------------------------------------------------------------------
 
-  async applyRoster(members: Member[]): Promise<void> {
+  /** Rosters are applied one at a time, in the order they arrived. */
+  applyRoster(members: Member[]): Promise<void> {
+    const next = this.#rosterQueue.then(() => this.#applyRoster(members));
+    this.#rosterQueue = next.catch(() => undefined);
+    return next;
+  }
+
+  async #applyRoster(members: Member[]): Promise<void> {
     if (this.#left) return;
     this.#lastRoster = members;
     const mySocket = this.#deps.signaling.socketId;
@@ -152,14 +167,53 @@ export class RoomSession {
     }
     for (const [key, view] of this.#members) {
       if (present.has(key) || !view.online) continue;
-      view.online = false;
-      view.typing = false;
-      if (view.connection !== 'blocked') view.connection = 'none';
-      this.#notice('left', view.username);
-      this.#dropPeer(key);
+      // Right after our own reconnect (the server restarted), the roster lacks whoever has
+      // not re-announced yet; an open channel proves they are still here, so wait.
+      if (this.#inReconnectGrace() && this.#slots.get(key)?.session?.isOpen) {
+        this.#recheckAfterGrace();
+        continue;
+      }
+      this.#markGone(key);
     }
     this.#rosterSeen = true;
     this.#events.emit('changed');
+    for (const key of present.keys()) {
+      const waiting = this.#earlySignals.get(key);
+      this.#earlySignals.delete(key);
+      for (const push of waiting ?? []) this.handleSignal(push);
+    }
+  }
+
+  /** Called when our signaling connection came back after a loss. */
+  noteReconnected(): void {
+    this.#reconnectedAt = this.#deps.now();
+  }
+
+  #inReconnectGrace(): boolean {
+    return this.#reconnectedAt !== null && this.#deps.now() - this.#reconnectedAt < RECONNECT_GRACE_MS;
+  }
+
+  #recheckAfterGrace(): void {
+    if (this.#graceTimer) return;
+    this.#graceTimer = setTimeout(() => {
+      this.#graceTimer = undefined;
+      this.#reconnectedAt = null;
+      void this.applyRoster(this.#lastRoster);
+    }, RECONNECT_GRACE_MS);
+  }
+
+  #isInRoster(key: string): boolean {
+    return this.#lastRoster.some((m) => m.username.toLowerCase() === key);
+  }
+
+  #markGone(key: string): void {
+    const view = this.#members.get(key);
+    if (!view?.online) return;
+    view.online = false;
+    view.typing = false;
+    if (view.connection !== 'blocked') view.connection = 'none';
+    this.#notice('left', view.username);
+    this.#dropPeer(key);
   }
 
   async #checkTrust(m: Member): Promise<{ state: TrustState; contact: Contact }> {
@@ -263,7 +317,8 @@ export class RoomSession {
       }
       if (state === 'open') void this.#flushOutbox(key);
       if (state === 'failed' && error) this.#notice('verify-failed', view.username, error.message, error.code);
-      if (state === 'failed' || state === 'closed') this.#scheduleRetry(key, slot, state === 'failed');
+      if ((state === 'failed' || state === 'closed') && !this.#isInRoster(key)) this.#markGone(key);
+      else if (state === 'failed' || state === 'closed') this.#scheduleRetry(key, slot, state === 'failed');
       this.#events.emit('changed');
     });
     session.on('message', (msg) => void this.#onAppMessage(key, session, msg));
@@ -290,16 +345,30 @@ export class RoomSession {
 
   handleSignal(push: SignalPush): void {
     const key = push.fromUser.toLowerCase();
+    if (key === this.#me) return;
     const view = this.#members.get(key);
-    if (!view || view.trust === 'changed' || key === this.#me) return;
+    if (!view || !view.online) {
+      // The offer can overtake the roster that announces its sender: keep it until then.
+      const queue = this.#earlySignals.get(key) ?? [];
+      if (queue.length < MAX_EARLY_SIGNALS) queue.push(push);
+      this.#earlySignals.set(key, queue);
+      return;
+    }
+    if (view.trust === 'changed') return;
     let slot = this.#slots.get(key);
     if (!slot) {
       slot = { socketId: push.from, session: null, flushed: new Set() };
       this.#slots.set(key, slot);
     }
     if (push.data.type === 'offer') {
-      const fresh = slot.socketId !== push.from || !slot.session || slot.session.state === 'failed' || slot.session.state === 'closed';
-      if (fresh) {
+      const current = slot.session;
+      const pending = current !== null && current.state === 'connecting' && slot.socketId === push.from;
+      const mySocket = this.#deps.signaling.socketId;
+      if (pending && current.link.initiator && mySocket !== null && mySocket < push.from) return; // both offered: ours wins
+      if (!pending || current.link.initiator) {
+        // A new offer means the peer started over (it lost its side of the channel, or its
+        // tab reloaded). NOTE: the old channel is closed, never renegotiated: the new one
+        // must complete its own signed handshake, so a changed certificate gains nothing.
         this.#closeSlotSession(slot);
         slot.socketId = push.from;
         this.#openSession(key, slot, false);
@@ -448,6 +517,7 @@ export class RoomSession {
     this.#left = true;
     for (const key of [...this.#slots.keys()]) this.#dropPeer(key);
     for (const t of this.#typingTimers.values()) clearTimeout(t);
+    clearTimeout(this.#graceTimer);
     await this.#deps.signaling.leaveRoom({ room: this.name }).catch(() => undefined);
     this.#events.clear();
   }
