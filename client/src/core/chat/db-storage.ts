@@ -61,7 +61,7 @@ export function createDbStorage(db: ChatDatabase, clock: Clock): ChatStorage {
           clock,
         ),
       recent: async (room, limit) => (await recentMessages(db, room, limit)).map(toMessage),
-      since: async (room, since, limit) => (await messagesSince(db, room, since, limit)).map(toMessage),
+      since: async (room, after, limit, visibleTo) => (await messagesSince(db, room, after, limit, { visibleTo })).map(toMessage),
       async markDelivered(id, username) {
         if (!(await markDelivered(db, id, username))) return undefined;
         const row = await db.messages.get(id);

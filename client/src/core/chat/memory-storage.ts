@@ -7,7 +7,8 @@ export function createMemoryStorage(): ChatStorage {
   const outbox: OutboxEntry[] = [];
   const rooms = new Map<string, SavedRoom>();
   let seq = 0;
-  const inRoom = (room: string) => [...messages.values()].filter((m) => m.room === room).sort((a, b) => a.sentAt - b.sentAt);
+  const inRoom = (room: string) =>
+    [...messages.values()].filter((m) => m.room === room).sort((a, b) => a.sentAt - b.sentAt || (a.id < b.id ? -1 : 1));
   return {
     contacts: {
       get: async (u) => (contacts.has(u) ? { ...contacts.get(u)! } : undefined),
@@ -20,7 +21,11 @@ export function createMemoryStorage(): ChatStorage {
         return true;
       },
       recent: async (room, limit) => inRoom(room).slice(-limit),
-      since: async (room, since, limit) => inRoom(room).filter((m) => m.sentAt > since).slice(0, limit),
+      since: async (room, after, limit, visibleTo) =>
+        inRoom(room)
+          .filter((m) => (typeof after === 'number' ? m.sentAt >= after : m.sentAt > after.sentAt || (m.sentAt === after.sentAt && m.id > after.id)))
+          .filter((m) => m.to === undefined || m.to.toLowerCase() === visibleTo || m.from.toLowerCase() === visibleTo)
+          .slice(0, limit),
       markDelivered: async (id, username) => {
         const m = messages.get(id);
         if (!m) return undefined;

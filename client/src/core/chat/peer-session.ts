@@ -60,6 +60,11 @@ export class PeerSession {
   #receiveQueue: Promise<void> = Promise.resolve();
   #sendQueue: Promise<void> = Promise.resolve();
   readonly #ctx: { room: string; me: string; peer: string };
+  #markReady: () => void = () => undefined;
+  /** Resolves once our hello is sent and the peer's can be checked. */
+  readonly #ready = new Promise<void>((resolve) => (this.#markReady = resolve));
+  #markFailed: () => void = () => undefined;
+  readonly #failed = new Promise<void>((resolve) => (this.#markFailed = resolve));
 
   constructor(params: PeerSessionParams) {
     this.#params = params;
@@ -133,7 +138,7 @@ export class PeerSession {
       });
       this.#finish = hs.finish;
       this.link.send(JSON.stringify({ t: 'hello', hello: hs.hello.hello, signature: hs.hello.signature }));
-      if (this.#pendingHello) await this.#completeHandshake(this.#pendingHello);
+      this.#markReady();
     } catch (e) {
       this.fail(asChatError(e, ErrorCode.Malformed));
     }
@@ -152,15 +157,12 @@ export class PeerSession {
   }
 
   #onFrame(data: string | Uint8Array): void {
-    if (typeof data === 'string') {
-      this.#onTextFrame(data);
-      return;
-    }
-    // Decryption is asynchronous; a queue keeps frames in the order they arrived.
-    this.#receiveQueue = this.#receiveQueue.then(() => this.#onSealedFrame(data));
+    // Handshake and decryption are asynchronous; one queue keeps frames in arrival order,
+    // so a sealed frame sent right after the peer's hello waits for that hello's check.
+    this.#receiveQueue = this.#receiveQueue.then(() => (typeof data === 'string' ? this.#onTextFrame(data) : this.#onSealedFrame(data)));
   }
 
-  #onTextFrame(text: string): void {
+  async #onTextFrame(text: string): Promise<void> {
     let frame;
     try {
       frame = parseTextFrame(text);
@@ -177,7 +179,9 @@ export class PeerSession {
       return;
     }
     this.#pendingHello = { hello: frame.hello, signature: frame.signature };
-    if (this.#finish) void this.#completeHandshake(this.#pendingHello);
+    // Our own hello may still be in the making (the peer's channel opened first).
+    await Promise.race([this.#ready, this.#failed]);
+    await this.#completeHandshake(this.#pendingHello);
   }
 
   async #onSealedFrame(bytes: Uint8Array): Promise<void> {
@@ -261,6 +265,7 @@ export class PeerSession {
   }
 
   #teardown(): void {
+    this.#markFailed();
     if (this.#timer) clearTimeout(this.#timer);
     this.#keys = undefined;
     // Let a queued bye leave before the channel goes.

@@ -40,11 +40,18 @@ export interface ChatMessage {
   receivedAt: number;
 }
 
+/** A position in a room's history: a time, or the last message already seen. */
+export type HistoryCursor = number | { sentAt: number; id: string };
+
 export interface MessageLog {
   /** False when a message with this id is already stored (replay, relayed duplicate). */
   add(m: ChatMessage): Promise<boolean>;
   recent(room: string, limit: number): Promise<ChatMessage[]>;
-  since(room: string, since: number, limit: number): Promise<ChatMessage[]>;
+  /**
+   * One page of a room's history after a position, oldest first. `visibleTo` keeps other
+   * people's private messages out of what is relayed to a member.
+   */
+  since(room: string, after: HistoryCursor, limit: number, visibleTo: string): Promise<ChatMessage[]>;
   markDelivered(id: string, username: string): Promise<ChatMessage | undefined>;
   deleteRoom(room: string): Promise<void>;
 }

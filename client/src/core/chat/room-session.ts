@@ -9,7 +9,7 @@ import type { AppMessage, EnvelopeWire } from '../net/wire.ts';
 import { Emitter } from '../util/emitter.ts';
 import type { Identity } from './identity.ts';
 import { PeerSession, type PeerState } from './peer-session.ts';
-import type { ChatMessage, ChatStorage, Contact, TrustState } from './ports.ts';
+import type { ChatMessage, ChatStorage, Contact, HistoryCursor, TrustState } from './ports.ts';
 import { newId } from './ids.ts';
 
 /** How long a typing indicator lasts without a refresh. */
@@ -18,6 +18,13 @@ const TYPING_TTL_MS = 5_000;
 const RECONNECT_GRACE_MS = 15_000;
 /** Signals kept per sender while its roster entry is on its way (an offer plus candidates). */
 const MAX_EARLY_SIGNALS = 64;
+/** Messages live 7 days; history older than that is neither asked for nor sent. */
+const HISTORY_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+/** A history page stays well under the frame limit (MAX_APP_FRAME_BYTES). */
+const HISTORY_PAGE_ITEMS = 100;
+const HISTORY_PAGE_BYTES = 160 * 1024;
+/** Bound on one answer, so a request cannot keep a member busy forever. */
+const HISTORY_MAX_PAGES = 200;
 
 export interface MemberView {
   username: string;
@@ -88,6 +95,7 @@ export class RoomSession {
   readonly #typingTimers = new Map<string, ReturnType<typeof setTimeout>>();
   #rosterSeen = false;
   #lastRoster: Member[] = [];
+  #lastSentAt = 0;
   #rosterQueue: Promise<void> = Promise.resolve();
   readonly #earlySignals = new Map<string, SignalPush[]>();
   #reconnectedAt: number | null = null;
@@ -315,7 +323,10 @@ export class RoomSession {
         if (error) v.error = error;
         else if (state === 'open') delete v.error;
       }
-      if (state === 'open') void this.#flushOutbox(key);
+      if (state === 'open') {
+        void this.#flushOutbox(key);
+        void this.#requestHistory(session);
+      }
       if (state === 'failed' && error) this.#notice('verify-failed', view.username, error.message, error.code);
       if ((state === 'failed' || state === 'closed') && !this.#isInRoster(key)) this.#markGone(key);
       else if (state === 'failed' || state === 'closed') this.#scheduleRetry(key, slot, state === 'failed');
@@ -410,7 +421,7 @@ export class RoomSession {
       room: this.key,
       from: this.#deps.username,
       ...(to ? { to: this.#known.get(to.toLowerCase()) ?? to } : {}),
-      sentAt: this.#deps.now(),
+      sentAt: this.#nextSentAt(),
       kind: 'text',
       body,
     };
@@ -427,6 +438,12 @@ export class RoomSession {
       void this.#flushOutbox(r);
     }
     return message;
+  }
+
+  /** Strictly increasing per sender, so two messages sent in one millisecond keep their order. */
+  #nextSentAt(): number {
+    this.#lastSentAt = Math.max(this.#deps.now(), this.#lastSentAt + 1);
+    return this.#lastSentAt;
   }
 
   /** How many recipients a message was meant for, for "delivered to n of m". */
@@ -466,6 +483,10 @@ export class RoomSession {
         return;
       case 'typing':
         return this.#setTyping(key, msg.active);
+      case 'history-req':
+        return this.#answerHistory(session, msg.since);
+      case 'history':
+        return this.#acceptHistory(session, msg.items);
       case 'ping':
         return void session.sendMessage({ t: 'pong', id: msg.id, sentAt: msg.sentAt }).catch(() => undefined);
       default:
@@ -487,6 +508,84 @@ export class RoomSession {
     void session.sendMessage({ t: 'ack', ids: [env.id] }).catch(() => undefined);
     this.#setTyping(key, false);
     if (isNew) this.#events.emit('message', message, true);
+  }
+
+  // ---- history sync ----------------------------------------------------------------
+
+  /** Asks a member for what we missed: everything after our newest stored message. */
+  async #requestHistory(session: PeerSession): Promise<void> {
+    const newest = (await this.#deps.storage.messages.recent(this.key, 1))[0];
+    const since = newest ? newest.sentAt : this.#deps.now() - HISTORY_TTL_MS;
+    await session.sendMessage({ t: 'history-req', since }).catch(() => undefined);
+  }
+
+  /**
+   * Answers in pages bounded by count and bytes. Only what the asker may see: public
+   * messages and private ones to or from them.
+   */
+  async #answerHistory(session: PeerSession, since: number): Promise<void> {
+    let cursor: HistoryCursor = Math.max(since, this.#deps.now() - HISTORY_TTL_MS);
+    for (let pages = 0; pages < HISTORY_MAX_PAGES; pages++) {
+      const rows = await this.#deps.storage.messages.since(this.key, cursor, HISTORY_PAGE_ITEMS, session.peerUsername);
+      const items: { env: EnvelopeWire; sig: string }[] = [];
+      let bytes = 0;
+      for (const m of rows) {
+        const env: EnvelopeWire = { id: m.id, room: m.room, from: m.from, ...(m.to !== undefined ? { to: m.to } : {}), sentAt: m.sentAt, kind: m.kind, body: m.body };
+        bytes += m.body.length * 3 + 512;
+        if (bytes > HISTORY_PAGE_BYTES && items.length > 0) break;
+        items.push({ env, sig: m.signature });
+        cursor = { sentAt: m.sentAt, id: m.id };
+      }
+      const done = rows.length < HISTORY_PAGE_ITEMS && items.length === rows.length;
+      try {
+        await session.sendMessage({ t: 'history', items, done });
+      } catch {
+        return;
+      }
+      if (done) return;
+    }
+  }
+
+  /**
+   * Relayed messages keep their author's signature and are checked against the author's
+   * pinned key: a member cannot forge what someone else said. Authors we have never met
+   * cannot be checked, so their messages are not stored.
+   */
+  async #acceptHistory(session: PeerSession, items: { env: EnvelopeWire; sig: string }[]): Promise<void> {
+    let forged = 0;
+    for (const { env, sig } of items) {
+      if (env.room !== this.key) {
+        forged++;
+        continue;
+      }
+      const author = env.from.toLowerCase();
+      if (env.to !== undefined && env.to.toLowerCase() !== this.#me && author !== this.#me) {
+        forged++;
+        continue;
+      }
+      const key =
+        author === this.#me
+          ? this.#deps.identity.publicKey
+          : author === session.peerUsername.toLowerCase()
+            ? session.peerKey
+            : await this.#pinnedKeyOf(author);
+      if (!key) continue;
+      if (!(await verifyEnvelope(key, env, sig))) {
+        forged++;
+        continue;
+      }
+      const mine = author === this.#me;
+      const message: ChatMessage = { ...env, signature: sig, status: mine ? 'sent' : 'received', deliveredTo: [], receivedAt: this.#deps.now() };
+      if (await this.#deps.storage.messages.add(message)) this.#events.emit('message', message, false);
+    }
+    if (forged > 0) {
+      this.#notice('refused-message', session.peerUsername, `${forged} relayed message(s) failed their author's signature check`, ErrorCode.BadSignature);
+    }
+  }
+
+  async #pinnedKeyOf(username: string): Promise<Uint8Array | null> {
+    const contact = await this.#deps.storage.contacts.get(username);
+    return contact && !contact.pendingKey ? fromB64u(contact.publicKey) : null;
   }
 
   // ---- typing --------------------------------------------------------------------

@@ -45,7 +45,17 @@ export class MemoryLink implements PeerLink {
     }, 0);
   }
 
-  signal(_data: SignalData): void {}
+  /** Where this link's incoming signals go; a simulated network wires it up. */
+  onSignal: ((data: SignalData) => void) | null = null;
+
+  signal(data: SignalData): void {
+    this.onSignal?.(data);
+  }
+
+  /** Emits a signal for the other side, as a real link does during negotiation. */
+  announce(data: SignalData): void {
+    setTimeout(() => this.#events.emit('signal', data), 0);
+  }
 
   send(data: string | Uint8Array): void {
     if (!this.#open || this.#closed) throw new Error('channel not open');

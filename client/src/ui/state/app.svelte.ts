@@ -181,7 +181,7 @@ export class AppState {
   #onMessage(view: RoomView, m: ChatMessage, incoming: boolean): void {
     const i = view.timeline.findIndex((it) => it.type === 'message' && it.message.id === m.id);
     if (i >= 0) view.timeline[i] = { type: 'message', message: m };
-    else view.timeline = [...view.timeline, { type: 'message', message: m }];
+    else view.timeline = insertByTime(view.timeline, { type: 'message', message: m });
     if (!incoming) return;
     this.announcement = `${m.from}: ${m.body}`;
     const visible = typeof document === 'undefined' || document.visibilityState === 'visible';
@@ -199,6 +199,17 @@ export class AppState {
     }
     this.announcement = text;
   }
+}
+
+function itemTime(it: TimelineItem): number {
+  return it.type === 'message' ? it.message.sentAt : it.notice.at;
+}
+
+/** Relayed history can be older than what is shown; keep the timeline in time order. */
+function insertByTime(timeline: TimelineItem[], item: TimelineItem): TimelineItem[] {
+  let i = timeline.length;
+  while (i > 0 && itemTime(timeline[i - 1]!) > itemTime(item)) i--;
+  return [...timeline.slice(0, i), item, ...timeline.slice(i)];
 }
 
 function itemId(it: TimelineItem): string {
