@@ -21,6 +21,17 @@ export interface StoredIdentity {
   privateKey: CryptoKey;
   username?: string;
   createdAt: number;
+  /**
+   * The private key's PKCS#8 bytes sealed under a non-extractable device key, kept only so
+   * the user can export an encrypted backup to move to another device.
+   */
+  sealedPrivateKey?: SealedKey;
+}
+
+export interface SealedKey {
+  deviceKey: CryptoKey;
+  iv: Uint8Array;
+  data: Uint8Array;
 }
 
 export const SettingsSchema = v.object({
@@ -65,6 +76,10 @@ function parseIdentity(u: unknown): StoredIdentity | undefined {
   const publicKey = r.publicKey as Uint8Array<ArrayBuffer>;
   const identity: StoredIdentity = { publicKey, privateKey: r.privateKey, createdAt: r.createdAt };
   if (typeof r.username === 'string') identity.username = r.username;
+  const sealed = r.sealedPrivateKey as Partial<SealedKey> | undefined;
+  if (sealed && isCryptoKey(sealed.deviceKey) && sealed.iv instanceof Uint8Array && sealed.data instanceof Uint8Array) {
+    identity.sealedPrivateKey = { deviceKey: sealed.deviceKey, iv: sealed.iv, data: sealed.data };
+  }
   return identity;
 }
 

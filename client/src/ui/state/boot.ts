@@ -5,7 +5,7 @@ import { ChatDatabase } from '../../core/store/db.ts';
 import { systemClock } from '../../core/store/clock.ts';
 import { startRetention } from '../../core/store/retention.ts';
 import { requestPersistence } from '../../core/store/quota.ts';
-import { generateIdentityKeyPair } from '../../core/crypto/sign.ts';
+import { createIdentity } from '../../core/chat/identity.ts';
 import { simplePeerFactory } from '../../core/net/simple-peer-link.ts';
 import { SocketIoSignaling } from '../../core/net/socketio-signaling.ts';
 import { openKeystore } from '../../core/store/keystore.ts';
@@ -19,7 +19,7 @@ export async function boot(): Promise<AppState> {
     return res.json();
   });
   const keystore = await openKeystore();
-  const identity = await keystore.getOrCreateIdentity(async () => ({ ...(await generateIdentityKeyPair()), createdAt: Date.now() }));
+  const identity = await keystore.getOrCreateIdentity(() => createIdentity(Date.now()));
   const db = new ChatDatabase();
   await db.open();
   // Purge what is older than 7 days now and on a timer; ask the browser not to evict us.
