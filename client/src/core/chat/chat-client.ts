@@ -13,7 +13,7 @@ import type { PeerLinkFactory } from '../net/peer-link.ts';
 import type { SignalingLink, SignalingStatus } from '../net/signaling-link.ts';
 import { Emitter } from '../util/emitter.ts';
 import type { Identity } from './identity.ts';
-import type { ChatStorage } from './ports.ts';
+import type { ChatStorage, SavedRoom } from './ports.ts';
 import { RoomSession } from './room-session.ts';
 
 export type ClientStatus = 'offline' | 'connecting' | 'online' | 'incompatible';
@@ -40,6 +40,7 @@ export interface ChatClientDeps {
 interface JoinedRoom {
   session: RoomSession;
   joinToken?: string;
+  saved: SavedRoom;
 }
 
 /**
@@ -198,9 +199,10 @@ export class ChatClient {
         now: this.#deps.now ?? Date.now,
       },
     );
-    this.#joined.set(key, { session, ...(secrets ? { joinToken: secrets.joinTokenB64u } : {}) });
+    const saved: SavedRoom = { key, name: r.room, locked: r.locked, ...(secrets ? { joinToken: secrets.joinTokenB64u, peerProofKey: secrets.peerProofKey } : {}) };
+    this.#joined.set(key, { session, saved, ...(secrets ? { joinToken: secrets.joinTokenB64u } : {}) });
     await this.#deps.storage.rooms
-      .save({ key, name: r.room, locked: r.locked, ...(secrets ? { joinToken: secrets.joinTokenB64u, peerProofKey: secrets.peerProofKey } : {}) })
+      .save(saved)
       .catch((e: unknown) => this.#events.emit('problem', `this room will not be remembered: ${e instanceof Error ? e.message : String(e)}`));
     this.#events.emit('joined', session);
     await session.applyRoster(r.members);
@@ -214,6 +216,26 @@ export class ChatClient {
     await this.#deps.storage.rooms.remove(key).catch(() => undefined);
     await j.session.leave();
     this.#events.emit('left', key);
+  }
+
+  /**
+   * Deletes a chat from this browser (messages, files, queued messages) and leaves it;
+   * optionally asks the other members to delete their copies too.
+   */
+  async deleteChat(key: string, askOthers: boolean): Promise<void> {
+    const j = this.#joined.get(key);
+    if (!j) return;
+    if (askOthers) await j.session.askOthersToDelete();
+    await j.session.clearHistory();
+    await this.leaveRoom(key);
+  }
+
+  /** Accepts a member's request: this browser's copy goes, the room stays joined. */
+  async clearRoom(key: string): Promise<void> {
+    const j = this.#joined.get(key);
+    if (!j) return;
+    await j.session.clearHistory();
+    await this.#deps.storage.rooms.save(j.saved).catch(() => undefined);
   }
 
   close(): void {

@@ -38,7 +38,7 @@ export interface MemberView {
   typing: boolean;
 }
 
-export type NoticeKind = 'joined' | 'left' | 'back' | 'key-changed' | 'verify-failed' | 'rejected-frame' | 'refused-message';
+export type NoticeKind = 'joined' | 'left' | 'back' | 'key-changed' | 'verify-failed' | 'rejected-frame' | 'refused-message' | 'deleted';
 
 export interface Notice {
   id: string;
@@ -56,6 +56,10 @@ export interface RoomSessionEvents {
   changed: () => void;
   message: (m: ChatMessage, incoming: boolean) => void;
   notice: (n: Notice) => void;
+  /** A member deleted this chat and asks everyone to delete their copy too. */
+  deleteRequest: (username: string) => void;
+  /** This room's history was removed from this browser. */
+  cleared: () => void;
 }
 
 export interface RoomSessionDeps {
@@ -487,6 +491,8 @@ export class RoomSession {
         return this.#answerHistory(session, msg.since);
       case 'history':
         return this.#acceptHistory(session, msg.items);
+      case 'delete-room':
+        return this.#events.emit('deleteRequest', session.peerUsername);
       case 'ping':
         return void session.sendMessage({ t: 'pong', id: msg.id, sentAt: msg.sentAt }).catch(() => undefined);
       default:
@@ -586,6 +592,22 @@ export class RoomSession {
   async #pinnedKeyOf(username: string): Promise<Uint8Array | null> {
     const contact = await this.#deps.storage.contacts.get(username);
     return contact && !contact.pendingKey ? fromB64u(contact.publicKey) : null;
+  }
+
+  // ---- deleting ------------------------------------------------------------------
+
+  /** Asks every connected member to delete their copy of this chat (they decide). */
+  async askOthersToDelete(): Promise<void> {
+    const at = this.#deps.now();
+    await Promise.all(
+      [...this.#slots.values()].map((slot) => (slot.session?.isOpen ? slot.session.sendMessage({ t: 'delete-room', at }).catch(() => undefined) : undefined)),
+    );
+  }
+
+  /** Removes this chat's messages, files and queued messages from this browser, at once. */
+  async clearHistory(): Promise<void> {
+    await this.#deps.storage.messages.deleteRoom(this.key);
+    this.#events.emit('cleared');
   }
 
   // ---- typing --------------------------------------------------------------------

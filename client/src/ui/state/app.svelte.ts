@@ -22,6 +22,10 @@ export interface JoinedRoomView {
 class RoomView {
   readonly session: RoomSession;
   members = $state<MemberView[]>([]);
+  /** Members who deleted this chat and asked us to delete our copy. */
+  deleteRequests = $state<string[]>([]);
+  /** A message to bring into view (from a search result). */
+  focusId = $state<string | null>(null);
   timeline = $state<TimelineItem[]>([]);
   unread = $state(0);
 
@@ -32,9 +36,24 @@ class RoomView {
 
 const TOAST_MS = 4_000;
 
+export interface SearchHit {
+  id: string;
+  room: string;
+  from: string;
+  body: string;
+  sentAt: number;
+  /** [start, end) ranges of the body that matched, for highlighting as text. */
+  ranges: [number, number][];
+}
+
+/** What the views need beyond the chat client: the local database and the keystore. */
 export interface AppPersistence {
   savedUsername: string | null;
   rememberUsername(username: string): Promise<void>;
+  search(query: string, room?: string): Promise<SearchHit[]>;
+  createBackup(passphrase: string, includeHistory: boolean): Promise<Uint8Array>;
+  /** Restores, then the app restarts as the restored user. */
+  restoreBackup(file: Uint8Array, passphrase: string): Promise<void>;
 }
 
 /**
@@ -147,6 +166,40 @@ export class AppState {
     }
   }
 
+  search(query: string): Promise<SearchHit[]> {
+    return this.#persist.search(query);
+  }
+
+  /** Opens the room of a search hit and brings the message into view. */
+  openHit(hit: SearchHit): void {
+    this.open(hit.room);
+    const view = this.current;
+    if (view) view.focusId = hit.id;
+  }
+
+  async deleteChat(key: string, askOthers: boolean): Promise<void> {
+    await this.client.deleteChat(key, askOthers);
+    this.toast(this.t('delete.done'));
+  }
+
+  async answerDeleteRequest(view: RoomView, accept: boolean): Promise<void> {
+    const from = view.deleteRequests;
+    view.deleteRequests = [];
+    if (!accept) return;
+    await this.client.clearRoom(view.session.key);
+    for (const user of from) {
+      view.timeline = [...view.timeline, { type: 'notice', notice: { id: `deleted-${user}-${Date.now()}`, at: Date.now(), kind: 'deleted', user } }];
+    }
+  }
+
+  createBackup(passphrase: string, includeHistory: boolean): Promise<Uint8Array> {
+    return this.#persist.createBackup(passphrase, includeHistory);
+  }
+
+  restoreBackup(file: Uint8Array, passphrase: string): Promise<void> {
+    return this.#persist.restoreBackup(file, passphrase);
+  }
+
   safetyNumber(room: RoomSession, username: string): Promise<string> {
     const theirs = room.pinnedKey(username);
     if (!theirs || !this.username) return Promise.resolve('');
@@ -170,6 +223,10 @@ export class AppState {
     session.on('changed', refresh);
     session.on('message', (m, incoming) => this.#onMessage(view, m, incoming));
     session.on('notice', (n) => this.#onNotice(view, n));
+    session.on('deleteRequest', (user) => {
+      if (!view.deleteRequests.includes(user)) view.deleteRequests = [...view.deleteRequests, user];
+    });
+    session.on('cleared', () => (view.timeline = []));
     refresh();
     void session.history().then((messages) => {
       const known = new Set(view.timeline.map(itemId));

@@ -6,6 +6,8 @@ import { systemClock } from '../../core/store/clock.ts';
 import { startRetention } from '../../core/store/retention.ts';
 import { requestPersistence } from '../../core/store/quota.ts';
 import { createIdentity } from '../../core/chat/identity.ts';
+import { createBackupFile, restoreBackupFile } from '../../core/chat/backup-flow.ts';
+import { highlightRanges, searchMessages } from '../../core/store/search.ts';
 import { simplePeerFactory } from '../../core/net/simple-peer-link.ts';
 import { SocketIoSignaling } from '../../core/net/socketio-signaling.ts';
 import { openKeystore } from '../../core/store/keystore.ts';
@@ -34,6 +36,22 @@ export async function boot(): Promise<AppState> {
   const app = new AppState(client, navigator.languages, {
     savedUsername: identity.username ?? null,
     rememberUsername: (username) => keystore.saveIdentity({ ...identity, username }),
+    search: async (query, room) =>
+      (await searchMessages(db, query, room ? { room } : {})).map((m) => ({
+        id: m.id,
+        room: m.room,
+        from: m.from,
+        body: m.body,
+        sentAt: m.sentAt,
+        ranges: highlightRanges(m.body, query),
+      })),
+    createBackup: (passphrase, includeHistory) =>
+      createBackupFile(db, identity, client.username ?? identity.username ?? '', passphrase, includeHistory, systemClock),
+    restoreBackup: async (file, passphrase) => {
+      await restoreBackupFile(db, keystore, file, passphrase, systemClock);
+      // Start over as the restored identity.
+      window.location.reload();
+    },
   });
   client.start();
   return app;
