@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { createRoom, joinRoom, launchChromium, messages, openUser, sendMessage, waitConnected, type User } from '../support/browser.ts';
+import { createRoom, joinRoom, roomAction, launchChromium, messages, openUser, sendMessage, waitConnected, type User } from '../support/browser.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
 describe('history that lasts', () => {
@@ -67,7 +67,7 @@ describe('history that lasts', () => {
     await sendMessage(a.page, 'soon gone');
     await expect.poll(() => messages(b.page).count()).toBe(1);
 
-    await a.page.getByRole('button', { name: 'Delete chat' }).click();
+    await roomAction(a.page, 'Delete chat');
     await a.page.getByLabel('Also ask the other members to delete their copies').check();
     await a.page.getByRole('button', { name: 'Delete', exact: true }).click();
     await a.page.getByTestId('joined-room').filter({ hasText: 'to delete' }).waitFor({ state: 'detached' });

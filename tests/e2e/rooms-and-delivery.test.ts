@@ -1,7 +1,7 @@
 import { pbkdf2Sync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { createRoom, joinRoom, launchChromium, messages, openUser, sendMessage, waitConnected, type User } from '../support/browser.ts';
+import { createRoom, joinRoom, roomAction, launchChromium, messages, openUser, sendMessage, waitConnected, type User } from '../support/browser.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
 const notice = (page: Page, text: string) => page.getByTestId('notice').filter({ hasText: text });
@@ -77,7 +77,7 @@ describe('rooms and delivery', () => {
       expect(await messages(u.page).filter({ hasText: 'just for Em' }).count()).toBe(0);
       expect(await u.page.getByTestId('notice').filter({ hasText: 'refused' }).count()).toBe(0);
     }
-    for (const u of [a, b, c, d]) await u.page.getByRole('button', { name: 'Leave room' }).click();
+    for (const u of [a, b, c, d]) await roomAction(u.page, 'Leave room');
   });
 
   it('messages for a member who is away wait in the outbox and arrive once, in order, when they return', async () => {

@@ -39,7 +39,7 @@ export async function openUser(browser: Browser, url: string, name: string, view
 export async function login(page: Page, name: string): Promise<void> {
   await page.getByLabel('Your name').fill(name);
   await page.getByRole('button', { name: 'Continue' }).click();
-  await page.getByTestId('me').filter({ hasText: name }).waitFor();
+  await page.getByTestId('me').filter({ hasText: name }).waitFor({ state: 'attached' });
 }
 
 export async function createRoom(page: Page, room: string, password?: string): Promise<void> {
@@ -70,4 +70,10 @@ export async function sendMessage(page: Page, text: string): Promise<void> {
 
 export function messages(page: Page) {
   return page.getByTestId('message');
+}
+
+/** Opens the room's "⋯" menu and picks an action (e.g. "Leave room", "Delete chat"). */
+export async function roomAction(page: Page, action: string): Promise<void> {
+  await page.getByLabel('Room actions').click();
+  await page.getByRole('button', { name: action }).click();
 }
