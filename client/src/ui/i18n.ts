@@ -36,6 +36,7 @@ const en = {
   'room.back': 'Back to rooms',
   'room.members': 'Members',
   'room.leave': 'Leave room',
+  'room.actions': 'Room actions',
   'room.you': 'you',
   'room.empty': 'No messages yet. Say hello!',
   'room.retention': 'Messages are kept on your devices for 7 days.',
@@ -141,6 +142,10 @@ const en = {
   'share.cancel': 'Cancel sharing',
   'share.failed': 'What you shared could not be received. Please share it again.',
   'app.startFailed': 'The chat could not start: {detail}',
+  'member.closed': 'Disconnected',
+  'error.rate-limited': 'Too many requests from your network. Wait a minute and try again.',
+  'error.too-many-rooms': 'You are in too many rooms. Leave one first.',
+  'error.not-authenticated': 'You are signed out. Reload the page to sign in again.',
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -179,6 +184,7 @@ const vi: Record<MessageKey, string> = {
   'room.back': 'Quay lại danh sách phòng',
   'room.members': 'Thành viên',
   'room.leave': 'Rời phòng',
+  'room.actions': 'Thao tác với phòng',
   'room.you': 'bạn',
   'room.empty': 'Chưa có tin nhắn. Hãy chào mọi người!',
   'room.retention': 'Tin nhắn được lưu trên thiết bị của bạn trong 7 ngày.',
@@ -284,6 +290,10 @@ const vi: Record<MessageKey, string> = {
   'share.cancel': 'Hủy chia sẻ',
   'share.failed': 'Không nhận được nội dung bạn chia sẻ. Hãy chia sẻ lại.',
   'app.startFailed': 'Không khởi động được ứng dụng trò chuyện: {detail}',
+  'member.closed': 'Đã ngắt kết nối',
+  'error.rate-limited': 'Mạng của bạn gửi quá nhiều yêu cầu. Hãy chờ một phút rồi thử lại.',
+  'error.too-many-rooms': 'Bạn đang ở quá nhiều phòng. Hãy rời một phòng trước.',
+  'error.not-authenticated': 'Bạn đã bị đăng xuất. Hãy tải lại trang để đăng nhập lại.',
 };
 
 export const LANGUAGES = { en: 'English', vi: 'Tiếng Việt' } as const;
