@@ -25,6 +25,8 @@ const HISTORY_PAGE_ITEMS = 100;
 const HISTORY_PAGE_BYTES = 160 * 1024;
 /** Bound on one answer, so a request cannot keep a member busy forever. */
 const HISTORY_MAX_PAGES = 200;
+/** How many recently shown message ids are remembered to avoid showing one twice. */
+const RECENT_IDS_MAX = 5_000;
 
 export interface MemberView {
   username: string;
@@ -60,6 +62,11 @@ export interface RoomSessionEvents {
   deleteRequest: (username: string) => void;
   /** This room's history was removed from this browser. */
   cleared: () => void;
+  /**
+   * A message shown as new turned out to be stored already (it came back after a reload,
+   * or twice at once): views that count unread messages take it back.
+   */
+  duplicate: (id: string) => void;
 }
 
 export interface RoomSessionDeps {
@@ -77,8 +84,8 @@ interface PeerSlot {
   socketId: string;
   session: PeerSession | null;
   retry?: ReturnType<typeof setTimeout>;
-  /** Outbox entries already handed to the current session, by sequence number. */
-  flushed: Set<number>;
+  /** Messages already handed to the current session, by message id. */
+  flushed: Set<string>;
 }
 
 /**
@@ -100,6 +107,10 @@ export class RoomSession {
   #rosterSeen = false;
   #lastRoster: Member[] = [];
   #lastSentAt = 0;
+  /** Outbox writes still in flight, by recipient and message id. */
+  readonly #outboxWrites = new Map<string, Promise<unknown>>();
+  /** Ids recently shown, so a message is shown before it is stored, exactly once. */
+  readonly #recentIds = new Set<string>();
   #rosterQueue: Promise<void> = Promise.resolve();
   readonly #earlySignals = new Map<string, SignalPush[]>();
   #reconnectedAt: number | null = null;
@@ -431,16 +442,27 @@ export class RoomSession {
     };
     const sig = await signEnvelope(this.#deps.identity.privateKey, env);
     const message: ChatMessage = { ...env, signature: sig, status: 'sending', deliveredTo: [], receivedAt: env.sentAt };
-    await this.#deps.storage.messages.add(message);
     this.#events.emit('message', message, false);
-    const payload = JSON.stringify({ t: 'msg', env, sig } satisfies AppMessage);
-    // Every recipient gets the message through the outbox, removed only on their receipt:
-    // delivery survives a dropped channel, and receivers drop duplicates by id.
+    const stored = this.#deps.storage.messages.add(message);
+    const frame: AppMessage = { t: 'msg', env, sig };
+    const payload = JSON.stringify(frame);
+    // Every recipient's copy waits in the outbox until they acknowledge it, so delivery
+    // survives a dropped channel (receivers drop duplicates by id). Open channels get it
+    // at once, without waiting for storage: the disk is not on the path of a message.
+    const writes: Promise<unknown>[] = [stored];
     for (const r of recipients) {
       if (this.#members.get(r)?.trust === 'changed') continue;
-      await this.#deps.storage.outbox.add({ room: this.key, to: r, messageId: env.id, payload, createdAt: env.sentAt });
-      void this.#flushOutbox(r);
+      const write = this.#deps.storage.outbox.add({ room: this.key, to: r, messageId: env.id, payload, createdAt: env.sentAt });
+      this.#outboxWrites.set(`${r}\u0000${env.id}`, write);
+      writes.push(write);
+      const slot = this.#slots.get(r);
+      if (slot?.session?.isOpen && !slot.flushed.has(env.id)) {
+        slot.flushed.add(env.id);
+        slot.session.sendMessage(frame).catch(() => slot.flushed.delete(env.id));
+      }
     }
+    await Promise.all(writes);
+    for (const r of recipients) this.#outboxWrites.delete(`${r}\u0000${env.id}`);
     return message;
   }
 
@@ -461,12 +483,12 @@ export class RoomSession {
     if (!slot || !session?.isOpen) return;
     const pending = await this.#deps.storage.outbox.pending(this.key, key);
     for (const entry of pending) {
-      if (entry.seq === undefined || slot.flushed.has(entry.seq) || slot.session !== session || !session.isOpen) continue;
-      slot.flushed.add(entry.seq);
+      if (slot.flushed.has(entry.messageId) || slot.session !== session || !session.isOpen) continue;
+      slot.flushed.add(entry.messageId);
       try {
         await session.sendMessage(JSON.parse(entry.payload) as AppMessage);
       } catch {
-        slot.flushed.delete(entry.seq);
+        slot.flushed.delete(entry.messageId);
         return;
       }
     }
@@ -478,6 +500,8 @@ export class RoomSession {
         return this.#onEnvelope(key, session, msg.env, msg.sig);
       case 'ack':
         for (const id of msg.ids) {
+          // The receipt can beat our own outbox write; let that write land before removing.
+          await this.#outboxWrites.get(`${key}\u0000${id}`)?.catch(() => undefined);
           const updated = await this.#deps.storage.messages.markDelivered(id, key);
           for (const e of await this.#deps.storage.outbox.pending(this.key, key)) {
             if (e.messageId === id && e.seq !== undefined) await this.#deps.storage.outbox.remove(e.seq);
@@ -509,11 +533,25 @@ export class RoomSession {
     if (env.to !== undefined && env.to.toLowerCase() !== this.#me) return refuse('a private message for someone else');
     if (!(await verifyEnvelope(session.peerKey, env, sig))) return refuse('the signature does not match');
     const message: ChatMessage = { ...env, signature: sig, status: 'received', deliveredTo: [], receivedAt: this.#deps.now() };
-    const isNew = await this.#deps.storage.messages.add(message);
+    this.#setTyping(key, false);
+    // Shown as soon as it is verified; storage follows. A message already stored (from
+    // history, or a resend after a lost receipt) is not shown again.
+    const fresh = this.#rememberId(env.id);
+    if (fresh) this.#events.emit('message', message, true);
+    const isNew = await this.#deps.storage.messages.add(message).catch((e: unknown) => {
+      this.#notice('refused-message', session.peerUsername, `could not be saved: ${e instanceof Error ? e.message : String(e)}`, ErrorCode.Quota);
+      return false;
+    });
+    if (fresh && !isNew) this.#events.emit('duplicate', env.id);
     // Acknowledge duplicates too: the sender's outbox keeps them until it hears back.
     void session.sendMessage({ t: 'ack', ids: [env.id] }).catch(() => undefined);
-    this.#setTyping(key, false);
-    if (isNew) this.#events.emit('message', message, true);
+  }
+
+  #rememberId(id: string): boolean {
+    if (this.#recentIds.has(id)) return false;
+    this.#recentIds.add(id);
+    if (this.#recentIds.size > RECENT_IDS_MAX) this.#recentIds.delete(this.#recentIds.values().next().value!);
+    return true;
   }
 
   // ---- history sync ----------------------------------------------------------------

@@ -28,6 +28,8 @@ class RoomView {
   focusId = $state<string | null>(null);
   timeline = $state<TimelineItem[]>([]);
   unread = $state(0);
+  /** Which messages the unread count holds, so a late-detected duplicate can be taken back. */
+  readonly unreadIds = new Set<string>();
 
   constructor(session: RoomSession) {
     this.session = session;
@@ -148,7 +150,10 @@ export class AppState {
   open(key: string | null): void {
     this.currentKey = key;
     const view = this.current;
-    if (view) view.unread = 0;
+    if (view) {
+      view.unread = 0;
+      view.unreadIds.clear();
+    }
   }
 
   async leave(key: string): Promise<void> {
@@ -227,6 +232,9 @@ export class AppState {
       if (!view.deleteRequests.includes(user)) view.deleteRequests = [...view.deleteRequests, user];
     });
     session.on('cleared', () => (view.timeline = []));
+    session.on('duplicate', (id) => {
+      if (view.unreadIds.delete(id)) view.unread = Math.max(0, view.unread - 1);
+    });
     refresh();
     void session.history().then((messages) => {
       const known = new Set(view.timeline.map(itemId));
@@ -242,7 +250,10 @@ export class AppState {
     if (!incoming) return;
     this.announcement = `${m.from}: ${m.body}`;
     const visible = typeof document === 'undefined' || document.visibilityState === 'visible';
-    if (this.currentKey !== view.session.key || !visible) view.unread++;
+    if (this.currentKey !== view.session.key || !visible) {
+      view.unread++;
+      view.unreadIds.add(m.id);
+    }
     if (!visible) notifyHidden(this.t('toast.newMessage', { name: m.from }), m.body);
   }
 
