@@ -23,6 +23,8 @@ export const ErrorCode = {
   Quota: 'ERR_QUOTA',
   Backup: 'ERR_BACKUP',
   BackupPassphrase: 'ERR_BACKUP_PASSPHRASE',
+  FileCancelled: 'ERR_FILE_CANCELLED',
+  FileUnavailable: 'ERR_FILE_UNAVAILABLE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

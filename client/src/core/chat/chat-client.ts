@@ -15,6 +15,7 @@ import { Emitter } from '../util/emitter.ts';
 import type { Identity } from './identity.ts';
 import type { ChatStorage, SavedRoom } from './ports.ts';
 import { RoomSession } from './room-session.ts';
+import type { FileTransfers } from '../files/transfers.ts';
 
 export type ClientStatus = 'offline' | 'connecting' | 'online' | 'incompatible';
 
@@ -30,6 +31,8 @@ export interface ChatClientEvents {
 }
 
 export interface ChatClientDeps {
+  /** Makes the file transfers of one room; absent where files are not supported. */
+  files?: (room: string, username: string) => FileTransfers;
   signaling: SignalingLink;
   peers: PeerLinkFactory;
   identity: Identity;
@@ -197,6 +200,7 @@ export class ChatClient {
         storage: this.#deps.storage,
         iceServers: () => this.#iceServers as RTCIceServer[],
         now: this.#deps.now ?? Date.now,
+        ...(this.#deps.files ? { files: this.#deps.files(key, this.#username) } : {}),
       },
     );
     const saved: SavedRoom = { key, name: r.room, locked: r.locked, ...(secrets ? { joinToken: secrets.joinTokenB64u, peerProofKey: secrets.peerProofKey } : {}) };

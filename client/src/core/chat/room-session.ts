@@ -11,6 +11,8 @@ import type { Identity } from './identity.ts';
 import { PeerSession, type PeerState } from './peer-session.ts';
 import type { ChatMessage, ChatStorage, Contact, HistoryCursor, TrustState } from './ports.ts';
 import { newId } from './ids.ts';
+import type { FileTransfers } from '../files/transfers.ts';
+import { fileMessageBody, signedManifestOf, verifyFileMessageBody } from '../files/manifest.ts';
 
 /** How long a typing indicator lasts without a refresh. */
 const TYPING_TTL_MS = 5_000;
@@ -78,6 +80,8 @@ export interface RoomSessionDeps {
   storage: ChatStorage;
   iceServers: () => RTCIceServer[];
   now: () => number;
+  /** File transfers of this room; absent where files are not supported. */
+  files?: FileTransfers;
 }
 
 interface PeerSlot {
@@ -348,6 +352,7 @@ export class RoomSession {
       this.#events.emit('changed');
     });
     session.on('message', (msg) => void this.#onAppMessage(key, session, msg));
+    this.#deps.files?.attach(session);
     session.on('rejected', (error) => this.#notice('rejected-frame', view.username, error.message, error.code));
     return session;
   }
@@ -426,18 +431,41 @@ export class RoomSession {
     const body = text.trim();
     if (!body) throw new ChatError(ErrorCode.Malformed, 'empty message');
     if ([...body].length > MAX_MESSAGE_CHARS) throw new ChatError(ErrorCode.Malformed, `messages are limited to ${MAX_MESSAGE_CHARS} characters`);
-    const recipients = to ? [to.toLowerCase()] : [...this.#known.keys()];
-    const blocked = recipients.filter((r) => this.#members.get(r)?.trust === 'changed');
-    if (to && blocked.length > 0) {
+    return this.#sendEnvelope('text', body, this.#recipientsFor(to), to);
+  }
+
+  /**
+   * Sends a file (signed, encrypted, streamed) to everyone or privately, and announces it
+   * in the timeline with a signed 'file' message carrying the signed manifest.
+   */
+  async sendFile(file: Blob & { name?: string; type?: string }, to?: string): Promise<ChatMessage> {
+    const files = this.#deps.files;
+    if (!files) throw new ChatError(ErrorCode.Malformed, 'files cannot be sent from here');
+    const recipients = this.#recipientsFor(to);
+    const row = await files.send(file, to, { recipients });
+    return this.#sendEnvelope('file', fileMessageBody(signedManifestOf(row)), recipients, to, row.id);
+  }
+
+  get files(): FileTransfers | undefined {
+    return this.#deps.files;
+  }
+
+  #recipientsFor(to?: string): string[] {
+    if (to && this.#members.get(to.toLowerCase())?.trust === 'changed') {
       throw new ChatError(ErrorCode.KeyChanged, `${to}'s key changed; accept or verify it before sending`);
     }
+    const all = to ? [to.toLowerCase()] : [...this.#known.keys()];
+    return all.filter((r) => this.#members.get(r)?.trust !== 'changed');
+  }
+
+  async #sendEnvelope(kind: 'text' | 'file', body: string, recipients: string[], to?: string, id: string = newId()): Promise<ChatMessage> {
     const env: EnvelopeWire = {
-      id: newId(),
+      id,
       room: this.key,
       from: this.#deps.username,
       ...(to ? { to: this.#known.get(to.toLowerCase()) ?? to } : {}),
       sentAt: this.#nextSentAt(),
-      kind: 'text',
+      kind,
       body,
     };
     const sig = await signEnvelope(this.#deps.identity.privateKey, env);
@@ -451,7 +479,6 @@ export class RoomSession {
     // at once, without waiting for storage: the disk is not on the path of a message.
     const writes: Promise<unknown>[] = [stored];
     for (const r of recipients) {
-      if (this.#members.get(r)?.trust === 'changed') continue;
       const write = this.#deps.storage.outbox.add({ room: this.key, to: r, messageId: env.id, payload, createdAt: env.sentAt });
       this.#outboxWrites.set(`${r}\u0000${env.id}`, write);
       writes.push(write);
@@ -532,6 +559,12 @@ export class RoomSession {
     if (env.from.toLowerCase() !== key) return refuse('the message claims another author');
     if (env.to !== undefined && env.to.toLowerCase() !== this.#me) return refuse('a private message for someone else');
     if (!(await verifyEnvelope(session.peerKey, env, sig))) return refuse('the signature does not match');
+    if (env.kind === 'file') {
+      const author = { username: env.from, publicKey: session.peerKey };
+      if (!(await verifyFileMessageBody(env.body, author, { room: this.key, me: this.#deps.username }))) {
+        return refuse('the file announcement is not signed by its sender');
+      }
+    }
     const message: ChatMessage = { ...env, signature: sig, status: 'received', deliveredTo: [], receivedAt: this.#deps.now() };
     this.#setTyping(key, false);
     // Shown as soon as it is verified; storage follows. A message already stored (from
@@ -675,6 +708,7 @@ export class RoomSession {
   async leave(): Promise<void> {
     this.#left = true;
     for (const key of [...this.#slots.keys()]) this.#dropPeer(key);
+    this.#deps.files?.close();
     for (const t of this.#typingTimers.values()) clearTimeout(t);
     clearTimeout(this.#graceTimer);
     await this.#deps.signaling.leaveRoom({ room: this.name }).catch(() => undefined);

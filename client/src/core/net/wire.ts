@@ -156,6 +156,65 @@ export type EnvelopeWire = v.InferOutput<typeof EnvelopeSchema>;
 
 const SignedEnvelope = v.strictObject({ env: EnvelopeSchema, sig: B64u(128) });
 
+// ---- file transfer control messages (files/ owns the logic; chunks travel as Chunk frames)
+
+/** A file id is the base64url of the 16-byte transfer id carried in every chunk header. */
+const FileId = v.pipe(v.string(), v.length(22), v.regex(/^[A-Za-z0-9_-]+$/));
+const Count = (max: number) => v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(max));
+/** Longest file name accepted from a peer; names are sanitised again before any use. */
+export const MAX_FILE_NAME_CHARS = 1024;
+/** Longest MIME type accepted from a peer. */
+export const MAX_FILE_TYPE_CHARS = 255;
+
+/** The signed fields of a file manifest (crypto/signed.ts AddressedManifest). */
+export const FileManifestSchema = v.strictObject({
+  id: FileId,
+  name: Short(MAX_FILE_NAME_CHARS),
+  size: Count(Number.MAX_SAFE_INTEGER),
+  type: Short(MAX_FILE_TYPE_CHARS),
+  sha256: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)),
+  chunkSize: Count(16 * 1024 * 1024),
+  // Chunk indices are u32 in the frame header.
+  chunkCount: Count(0xffff_ffff),
+  room: Short(256),
+  from: Short(128),
+  to: v.optional(Short(128)),
+});
+export type FileManifestWire = v.InferOutput<typeof FileManifestSchema>;
+
+/** A manifest with its author's signature: the file-offer payload and a 'file' message body. */
+export const SignedManifestSchema = v.strictObject({ manifest: FileManifestSchema, sig: B64u(128) });
+export type SignedManifestWire = v.InferOutput<typeof SignedManifestSchema>;
+
+/** Why a transfer stopped, as told to the other side. */
+export const FileCancelReason = v.picklist([
+  'cancelled',
+  'refused',
+  'too-large',
+  'altered',
+  'order',
+  'size',
+  'quota',
+  'unavailable',
+  'failed',
+]);
+export type FileCancelReason = v.InferOutput<typeof FileCancelReason>;
+
+const FileMessages = [
+  /** Sender: here is a signed manifest; reply with file-resume to receive it. */
+  v.strictObject({ t: v.literal('file-offer'), manifest: FileManifestSchema, sig: B64u(128), sentAt: Count(Number.MAX_SAFE_INTEGER) }),
+  /** Receiver: send chunks from index `from` (0 = start; after a reconnect, first missing). */
+  v.strictObject({ t: v.literal('file-resume'), id: FileId, from: Count(0xffff_ffff) }),
+  /** Receiver: chunks 0..upTo are stored (flow control and "last confirmed chunk"). */
+  v.strictObject({ t: v.literal('file-ack'), id: FileId, upTo: Count(0xffff_ffff) }),
+  /** Sender: every chunk was sent; a receiver still missing the final chunk fails the file. */
+  v.strictObject({ t: v.literal('file-end'), id: FileId }),
+  /** Receiver: every chunk stored and the SHA-256 matched the signed manifest. */
+  v.strictObject({ t: v.literal('file-verified'), id: FileId }),
+  /** Either side: the transfer is over, and why. */
+  v.strictObject({ t: v.literal('file-cancel'), id: FileId, reason: FileCancelReason }),
+] as const;
+
 export const AppMessage = v.variant('t', [
   v.strictObject({ t: v.literal('msg'), env: EnvelopeSchema, sig: B64u(128) }),
   v.strictObject({ t: v.literal('ack'), ids: v.pipe(v.array(Id), v.maxLength(256)) }),
@@ -169,6 +228,7 @@ export const AppMessage = v.variant('t', [
     done: v.boolean(),
   }),
   v.strictObject({ t: v.literal('delete-room'), at: v.number() }),
+  ...FileMessages,
 ]);
 export type AppMessage = v.InferOutput<typeof AppMessage>;
 

@@ -26,6 +26,8 @@ class RoomView {
   deleteRequests = $state<string[]>([]);
   /** A message to bring into view (from a search result). */
   focusId = $state<string | null>(null);
+  /** Live transfers by file id (the latest line per direction and peer is enough to show). */
+  transfers = $state<Record<string, TransferView>>({});
   timeline = $state<TimelineItem[]>([]);
   unread = $state(0);
   /** Which messages the unread count holds, so a late-detected duplicate can be taken back. */
@@ -37,6 +39,17 @@ class RoomView {
 }
 
 const TOAST_MS = 4_000;
+
+export interface TransferView {
+  state: string;
+  direction: 'send' | 'receive';
+  peer: string;
+  bytes: number;
+  total: number;
+  bytesPerSecond: number;
+  etaMs: number | null;
+  error?: string;
+}
 
 export interface SearchHit {
   id: string;
@@ -53,6 +66,10 @@ export interface AppPersistence {
   savedUsername: string | null;
   rememberUsername(username: string): Promise<void>;
   search(query: string, room?: string): Promise<SearchHit[]>;
+  /** A received or sent file, assembled from its stored chunks (disk-backed in browsers). */
+  readFile(id: string, type: string): Promise<Blob>;
+  /** What is stored about a file: verified, failed (and why), still arriving. */
+  fileState(id: string): Promise<{ state: string; error?: string } | undefined>;
   createBackup(passphrase: string, includeHistory: boolean): Promise<Uint8Array>;
   /** Restores, then the app restarts as the restored user. */
   restoreBackup(file: Uint8Array, passphrase: string): Promise<void>;
@@ -105,6 +122,10 @@ export class AppState {
   }
 
   t = (key: MessageKey, params?: Record<string, string | number>): string => translate(this.lang, key, params);
+
+  /** One formatter per language: creating Intl formatters per message is costly. */
+  readonly #timeFormat = $derived(new Intl.DateTimeFormat(this.lang, { hour: '2-digit', minute: '2-digit' }));
+  formatTime = (at: number): string => this.#timeFormat.format(at);
 
   get current(): RoomView | undefined {
     return this.joined.find((r) => r.session.key === this.currentKey);
@@ -197,6 +218,31 @@ export class AppState {
     }
   }
 
+  async sendFiles(files: readonly File[], to?: string): Promise<string | null> {
+    const view = this.current;
+    if (!view) return null;
+    for (const file of files) {
+      try {
+        await view.session.sendFile(file, to);
+      } catch (e) {
+        return e instanceof Error ? e.message : String(e);
+      }
+    }
+    return null;
+  }
+
+  readFile(id: string, type: string): Promise<Blob> {
+    return this.#persist.readFile(id, type);
+  }
+
+  fileState(id: string): Promise<{ state: string; error?: string } | undefined> {
+    return this.#persist.fileState(id);
+  }
+
+  cancelTransfer(view: RoomView, id: string): void {
+    void view.session.files?.cancel(id);
+  }
+
   createBackup(passphrase: string, includeHistory: boolean): Promise<Uint8Array> {
     return this.#persist.createBackup(passphrase, includeHistory);
   }
@@ -232,6 +278,21 @@ export class AppState {
       if (!view.deleteRequests.includes(user)) view.deleteRequests = [...view.deleteRequests, user];
     });
     session.on('cleared', () => (view.timeline = []));
+    session.files?.on('state', (t) => {
+      const prev = view.transfers[t.id];
+      view.transfers[t.id] = {
+        ...(prev ?? { bytes: 0, total: t.size, bytesPerSecond: 0, etaMs: null }),
+        state: t.state,
+        direction: t.direction,
+        peer: t.peer,
+        ...(t.error ? { error: t.error.message } : {}),
+      };
+      if (t.direction === 'receive' && t.state === 'verified') this.toast(this.t('file.received', { name: t.name }));
+    });
+    session.files?.on('progress', (p) => {
+      const prev = view.transfers[p.id];
+      view.transfers[p.id] = { ...(prev ?? { state: p.direction === 'send' ? 'sending' : 'receiving', direction: p.direction, peer: p.peer }), bytes: p.bytes, total: p.total, bytesPerSecond: p.bytesPerSecond, etaMs: p.etaMs };
+    });
     session.on('duplicate', (id) => {
       if (view.unreadIds.delete(id)) view.unread = Math.max(0, view.unread - 1);
     });

@@ -6,6 +6,8 @@ import { systemClock } from '../../core/store/clock.ts';
 import { startRetention } from '../../core/store/retention.ts';
 import { requestPersistence } from '../../core/store/quota.ts';
 import { createIdentity } from '../../core/chat/identity.ts';
+import { FileTransfers } from '../../core/files/transfers.ts';
+import { readFileBlob } from '../../core/store/files.ts';
 import { createBackupFile, restoreBackupFile } from '../../core/chat/backup-flow.ts';
 import { highlightRanges, searchMessages } from '../../core/store/search.ts';
 import { simplePeerFactory } from '../../core/net/simple-peer-link.ts';
@@ -32,6 +34,7 @@ export async function boot(): Promise<AppState> {
     peers: simplePeerFactory(),
     identity,
     storage: createDbStorage(db, systemClock),
+    files: (room, username) => new FileTransfers({ db, identity, username, room }),
   });
   const app = new AppState(client, navigator.languages, {
     savedUsername: identity.username ?? null,
@@ -45,6 +48,11 @@ export async function boot(): Promise<AppState> {
         sentAt: m.sentAt,
         ranges: highlightRanges(m.body, query),
       })),
+    readFile: (id, type) => readFileBlob(db, id, type),
+    fileState: async (id) => {
+      const row = await db.files.get(id);
+      return row ? { state: row.state, ...(row.error ? { error: row.error } : {}) } : undefined;
+    },
     createBackup: (passphrase, includeHistory) =>
       createBackupFile(db, identity, client.username ?? identity.username ?? '', passphrase, includeHistory, systemClock),
     restoreBackup: async (file, passphrase) => {

@@ -1,0 +1,96 @@
+import { PROGRESS_INTERVAL_MS, SPEED_HALF_LIFE_MS } from './limits.ts';
+
+export type TransferDirection = 'send' | 'receive';
+
+/**
+ * Where a transfer stands. Sender: preparing (hashing) -> waiting (recipient offline) ->
+ * offered -> sending -> done. Receiver: receiving -> verifying -> verified. Either side may
+ * become interrupted (channel lost; resumes when it is back), failed or cancelled.
+ */
+export type TransferState =
+  | 'preparing'
+  | 'waiting'
+  | 'offered'
+  | 'sending'
+  | 'receiving'
+  | 'interrupted'
+  | 'verifying'
+  | 'verified'
+  | 'done'
+  | 'failed'
+  | 'cancelled';
+
+/** States a transfer never leaves. */
+export const FINAL_STATES: ReadonlySet<TransferState> = new Set(['verified', 'done', 'failed', 'cancelled']);
+
+export interface TransferProgress {
+  id: string;
+  /** The other side: recipient when sending, sender when receiving (case-folded). */
+  peer: string;
+  direction: TransferDirection;
+  /** Bytes handed to the channel (sending) or stored (receiving). */
+  bytes: number;
+  total: number;
+  /** Smoothed over the last few seconds; 0 until measurable. */
+  bytesPerSecond: number;
+  /** Estimated time left, or null while the speed is unknown. */
+  etaMs: number | null;
+}
+
+/**
+ * Speed and time-left for one transfer: an exponentially weighted moving average, so a
+ * stall shows as slowing down rather than a jumpy number; reports at most every
+ * PROGRESS_INTERVAL_MS unless forced (first and last report).
+ */
+export class ProgressMeter {
+  readonly #total: number;
+  readonly #now: () => number;
+  #lastAt: number;
+  #lastBytes: number;
+  #reportedAt = -Infinity;
+  #speed = 0;
+  #bytes = 0;
+
+  constructor(total: number, startBytes: number, now: () => number) {
+    this.#total = total;
+    this.#now = now;
+    this.#lastAt = now();
+    this.#lastBytes = startBytes;
+    this.#bytes = startBytes;
+  }
+
+  /** Restart the clock (after a resume) without forgetting the bytes already moved. */
+  restart(bytes: number): void {
+    this.#lastAt = this.#now();
+    this.#lastBytes = bytes;
+    this.#bytes = bytes;
+  }
+
+  /** Records the byte count; returns a snapshot when one is due. */
+  update(bytes: number, force = false): { bytes: number; total: number; bytesPerSecond: number; etaMs: number | null } | null {
+    const now = this.#now();
+    this.#bytes = bytes;
+    const dt = now - this.#lastAt;
+    if (dt > 0) {
+      const instant = ((bytes - this.#lastBytes) * 1000) / dt;
+      const alpha = 1 - Math.pow(0.5, dt / SPEED_HALF_LIFE_MS);
+      this.#speed = this.#speed === 0 ? instant : this.#speed + alpha * (instant - this.#speed);
+      this.#lastAt = now;
+      this.#lastBytes = bytes;
+    }
+    if (!force && now - this.#reportedAt < PROGRESS_INTERVAL_MS) return null;
+    this.#reportedAt = now;
+    return this.snapshot();
+  }
+
+  snapshot(): { bytes: number; total: number; bytesPerSecond: number; etaMs: number | null } {
+    const left = Math.max(0, this.#total - this.#bytes);
+    const speed = Math.max(0, this.#speed);
+    return {
+      bytes: this.#bytes,
+      total: this.#total,
+      bytesPerSecond: Math.round(speed),
+      etaMs: left === 0 ? 0 : speed > 0 ? Math.round((left / speed) * 1000) : null,
+    };
+  }
+}

@@ -1,0 +1,148 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { deflateSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { createRoom, joinRoom, launchChromium, openUser, waitConnected, type User } from '../support/browser.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
+
+/** A real PNG (solid colour), so the browser can decode and show it. */
+function png(width: number, height: number): Buffer {
+  const crc = (buf: Buffer) => {
+    let c = ~0;
+    for (const b of buf) {
+      c ^= b;
+      for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
+    }
+    return ~c >>> 0;
+  };
+  const chunk = (type: string, data: Buffer) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type), data]);
+    const sum = Buffer.alloc(4);
+    sum.writeUInt32BE(crc(body));
+    return Buffer.concat([len, body, sum]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8;
+  ihdr[9] = 2;
+  const row = Buffer.concat([Buffer.from([0]), Buffer.alloc(width * 3, 0x3c)]);
+  const raw = Buffer.concat(Array.from({ length: height }, () => row));
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
+
+const file = (page: Page, name: string) => page.getByTestId('file').filter({ hasText: name });
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+describe('files', () => {
+  let server: TestServer;
+  let browser: Browser;
+  let dir: string;
+  const users: User[] = [];
+  const open = async (name: string) => {
+    const u = await openUser(browser, server.url, name);
+    users.push(u);
+    return u;
+  };
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    browser = await launchChromium();
+    dir = await mkdtemp(join(tmpdir(), 'chat-files-'));
+  });
+  afterAll(async () => {
+    for (const u of users) await u.context.close().catch(() => undefined);
+    await browser?.close();
+    await server?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function pair(a: string, b: string, room: string): Promise<[User, User]> {
+    const ua = await open(a);
+    const ub = await open(b);
+    await createRoom(ua.page, room);
+    await joinRoom(ub.page, room);
+    await waitConnected(ua.page, b);
+    await waitConnected(ub.page, a);
+    return [ua, ub];
+  }
+
+  it('an image arrives verified with a preview, and a 50 MB file downloads with the same SHA-256', async () => {
+    const [a, b] = [...(await pair('Yen', 'Zung', 'files room'))];
+    await a.page.locator('#file-input').setInputFiles({ name: 'photo.png', mimeType: 'image/png', buffer: png(64, 48) });
+    await file(b.page, 'photo.png').getByTestId('file-verified').waitFor({ timeout: 60_000 });
+    expect(await file(b.page, 'photo.png').getByTestId('file-verified').textContent()).toContain('Verified from Yen');
+    await expect.poll(() => file(b.page, 'photo.png').locator('img').evaluate((img) => (img as HTMLImageElement).naturalWidth)).toBe(64);
+
+    const big = randomBytes(50 * 1024 * 1024);
+    const path = join(dir, 'big.bin');
+    await writeFile(path, big);
+    await a.page.locator('#file-input').setInputFiles(path);
+    await file(b.page, 'big.bin').getByTestId('file-verified').waitFor({ timeout: 170_000 });
+    const download = b.page.waitForEvent('download');
+    await file(b.page, 'big.bin').getByTestId('file-download').click();
+    const got = await readFile(await (await download).path());
+    expect(got.length).toBe(big.length);
+    expect(sha256(got)).toBe(sha256(big));
+    expect(await file(b.page, 'big.bin').getByTestId('file-preview').count()).toBe(0);
+
+    // The server relayed signals only: no file bytes reached it.
+    const seen = server.received.join('');
+    expect(seen).not.toContain(big.subarray(1000, 1032).toString('latin1'));
+  });
+
+  it('a chunk altered on the wire is rejected: the file is discarded and nothing is offered', async () => {
+    const [a, b] = [...(await pair('Anh2', 'Bao2', 'tamper files'))];
+    // The attacker on the wire: flip one bit in the third file chunk frame (frame type 2).
+    await a.page.evaluate(() => {
+      const send = RTCDataChannel.prototype.send as (this: RTCDataChannel, data: unknown) => void;
+      let chunks = 0;
+      RTCDataChannel.prototype.send = function (this: RTCDataChannel, data: unknown) {
+        if (ArrayBuffer.isView(data) && data.byteLength > 1000) {
+          const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+          if (bytes[1] === 2 && ++chunks === 3) {
+            const copy = bytes.slice();
+            copy[copy.length - 40]! ^= 0x10;
+            return send.call(this, copy);
+          }
+        }
+        return send.call(this, data);
+      };
+    });
+    await a.page.locator('#file-input').setInputFiles({ name: 'report.pdf', mimeType: 'application/pdf', buffer: randomBytes(1024 * 1024) });
+    await file(b.page, 'report.pdf').locator('[data-state="failed"]').or(file(b.page, 'report.pdf').and(b.page.locator('[data-state="failed"]'))).first().waitFor({ timeout: 60_000 });
+    expect(await file(b.page, 'report.pdf').getByTestId('file-download').count()).toBe(0);
+    expect(await file(b.page, 'report.pdf').getByTestId('file-verified').count()).toBe(0);
+  });
+
+  it('received HTML, SVG and right-to-left names are never rendered and are downloaded safely', async () => {
+    const [a, b] = [...(await pair('Cuong', 'Dao', 'unsafe names'))];
+    const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><script>alert(2)</script></svg>');
+    const html = Buffer.from('<html><body><script>alert(3)</script></body></html>');
+    await a.page.locator('#file-input').setInputFiles([
+      { name: 'x.svg', mimeType: 'image/svg+xml', buffer: svg },
+      { name: 'x.html', mimeType: 'text/html', buffer: html },
+      { name: 'invoice\u202Egpj.exe', mimeType: 'image/jpeg', buffer: randomBytes(2000) },
+    ]);
+    for (const name of ['x.svg', 'x.html']) {
+      await file(b.page, name).getByTestId('file-verified').waitFor({ timeout: 60_000 });
+      expect(await file(b.page, name).getByTestId('file-preview').count()).toBe(0);
+      const href = await file(b.page, name).getByTestId('file-download').getAttribute('href');
+      const type = await b.page.evaluate(async (u) => (await fetch(u!)).headers.get('content-type'), href);
+      expect(type).toBe('application/octet-stream');
+    }
+    const rtl = b.page.getByTestId('file').filter({ hasText: 'invoice' });
+    await rtl.getByTestId('file-verified').waitFor({ timeout: 60_000 });
+    const shown = await rtl.locator('.name').textContent();
+    expect(shown).not.toContain('\u202E');
+    expect(await rtl.getByTestId('file-download').getAttribute('download')).not.toContain('\u202E');
+    expect(await rtl.getByTestId('file-preview').count()).toBe(0);
+    // Nothing ran.
+    expect(await b.page.evaluate(() => document.querySelectorAll('iframe, object, embed').length)).toBe(0);
+  });
+});

@@ -1,0 +1,163 @@
+// Must come first: Dexie picks up the global indexedDB when it is first imported.
+import 'fake-indexeddb/auto';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorCode } from '../../../client/src/core/errors.ts';
+import { MIN_CHUNK_BYTES } from '../../../client/src/core/files/limits.ts';
+import type { FileTransfers } from '../../../client/src/core/files/transfers.ts';
+import type { MemoryLink } from '../../../client/src/core/net/memory-link.ts';
+import { countChunks, readFileBlob } from '../../../client/src/core/store/files.ts';
+import { chunkIndexOf, freshDb, newParty, openPair, randomBlob, sha256Hex, teardown, transfersFor, waitForState, waitUntil, type Party } from './helpers.ts';
+
+let an: Party;
+let binh: Party;
+beforeAll(async () => {
+  [an, binh] = await Promise.all([newParty('An'), newParty('Binh')]);
+});
+afterEach(teardown);
+
+const CHUNK = MIN_CHUNK_BYTES;
+const opts = { chunkBytes: CHUNK, windowBytes: 8 * CHUNK };
+
+/** An sends a 2 MiB file (128 chunks) to Binh; the channel dies when chunk `cutAt` is on the wire. */
+async function interruptedTransfer(cutAt: number) {
+  const dbA = freshDb();
+  const dbB = freshDb();
+  const ta = transfersFor(an, dbA, opts);
+  const tb = transfersFor(binh, dbB, opts);
+  const first = await openPair(an, binh);
+  ta.attach(first.sa);
+  tb.attach(first.sb);
+  let cut = false;
+  (first.la as MemoryLink).tap = (frame) => {
+    if (cut) return null;
+    if (chunkIndexOf(frame) === cutAt) {
+      // The peer vanishes: this frame and everything after it is lost.
+      cut = true;
+      setTimeout(() => first.la.close(), 0);
+      return null;
+    }
+    return frame;
+  };
+  const file = randomBlob(2 * 1024 * 1024, 'movie.webm', 'video/webm');
+  const interruptedB = waitForState(tb, ['interrupted', 'failed', 'verified'], { direction: 'receive' });
+  const interruptedA = waitForState(ta, ['interrupted', 'failed', 'done'], { direction: 'send' });
+  const row = await ta.send(file);
+  expect((await interruptedB).state).toBe('interrupted');
+  expect((await interruptedA).state).toBe('interrupted');
+  // Chunks that arrived before the cut are still being written; let them land.
+  await new Promise((r) => setTimeout(r, 200));
+  // What Binh has is kept, and is a prefix of the file.
+  const stored = await countChunks(dbB, row.id);
+  expect(stored).toBeGreaterThan(0);
+  expect(stored).toBeLessThanOrEqual(cutAt);
+  expect((await dbB.files.get(row.id))?.state).toBe('receiving');
+  return { dbA, dbB, ta, tb, file, row, stored };
+}
+
+async function reconnect(ta: FileTransfers, tb: FileTransfers) {
+  const second = await openPair(an, binh);
+  const resent: number[] = [];
+  (second.la as MemoryLink).tap = (frame) => {
+    const i = chunkIndexOf(frame);
+    if (i !== null) resent.push(i);
+    return frame;
+  };
+  const verified = waitForState(tb, ['verified', 'failed'], { direction: 'receive' });
+  const done = waitForState(ta, ['done', 'failed'], { direction: 'send' });
+  ta.attach(second.sa);
+  tb.attach(second.sb);
+  return { resent, verified, done };
+}
+
+describe('a peer that disappears mid-file', () => {
+  it('leaves the transfer interrupted, then it resumes from the last confirmed chunk and completes', async () => {
+    const { dbB, ta, tb, file, row, stored } = await interruptedTransfer(60);
+    const { resent, verified, done } = await reconnect(ta, tb);
+    expect((await verified).state).toBe('verified');
+    expect((await done).state).toBe('done');
+    // Nothing Binh had stored was sent again.
+    expect(resent[0]).toBe(stored);
+    expect(new Set(resent).size).toBe(resent.length);
+    expect(resent.length).toBe(row.chunkCount - stored);
+    const received = await readFileBlob(dbB, row.id, 'application/octet-stream');
+    expect(await sha256Hex(received)).toBe(await sha256Hex(file));
+    // No orphaned data: exactly the file's chunks are stored, once each.
+    expect(await dbB.chunks.count()).toBe(row.chunkCount);
+    expect((await dbB.files.get(row.id))?.receivedChunks).toBe(row.chunkCount);
+  });
+
+  it('resumes after the receiver reloads the page (stored chunks hashed again)', async () => {
+    const { dbB, ta, tb, file, row, stored } = await interruptedTransfer(40);
+    tb.close();
+    const reloaded = transfersFor(binh, dbB, opts);
+    const { resent, verified } = await reconnect(ta, reloaded);
+    expect((await verified).state).toBe('verified');
+    expect(resent[0]).toBe(stored);
+    expect(await sha256Hex(await readFileBlob(dbB, row.id, 'application/octet-stream'))).toBe(await sha256Hex(file));
+    expect(await dbB.chunks.count()).toBe(row.chunkCount);
+  });
+
+  it('resumes after the sender reloads the page, from its own stored copy', async () => {
+    const { dbA, dbB, ta, tb, file, row, stored } = await interruptedTransfer(50);
+    ta.close();
+    const reloaded = transfersFor(an, dbA, opts);
+    const { resent, verified } = await reconnect(reloaded, tb);
+    expect((await verified).state).toBe('verified');
+    expect(resent[0]).toBe(stored);
+    expect(await sha256Hex(await readFileBlob(dbB, row.id, 'application/octet-stream'))).toBe(await sha256Hex(file));
+  });
+
+  it('that comes back without the file is told it is unavailable, and the partial file is discarded', async () => {
+    const dbA = freshDb();
+    const { dbB, tb, row } = await interruptedTransfer(30);
+    // A sender on another device (or that cleared its data) cannot resume.
+    const other = transfersFor(an, dbA, opts);
+    const { verified } = await reconnect(other, tb);
+    const info = await verified;
+    expect(info.state).toBe('failed');
+    expect(info.error?.code).toBe(ErrorCode.FileUnavailable);
+    expect(await countChunks(dbB, row.id)).toBe(0);
+  });
+});
+
+describe('cancelling a transfer', () => {
+  it('by the sender stops it on both sides and removes the stored chunks', async () => {
+    const dbB = freshDb();
+    const ta = transfersFor(an, freshDb(), opts);
+    const tb = transfersFor(binh, dbB, opts);
+    const { sa, sb } = await openPair(an, binh);
+    ta.attach(sa);
+    tb.attach(sb);
+    const receiving = waitForState(tb, ['receiving']);
+    const cancelledB = waitForState(tb, ['cancelled', 'verified', 'failed']);
+    const row = await ta.send(randomBlob(4 * 1024 * 1024, 'big.bin', ''));
+    await receiving;
+    await waitUntil(async () => (await countChunks(dbB, row.id)) > 0);
+    const cancelledA = waitForState(ta, ['cancelled']);
+    await ta.cancel(row.id);
+    expect((await cancelledA).error?.code).toBe(ErrorCode.FileCancelled);
+    const info = await cancelledB;
+    expect(info.state).toBe('cancelled');
+    expect(info.error?.message).toMatch(/an cancelled/i);
+    await waitUntil(async () => (await countChunks(dbB, row.id)) === 0);
+    expect((await dbB.files.get(row.id))?.state).toBe('failed');
+  });
+
+  it('by the receiver stops the sender', async () => {
+    const dbB = freshDb();
+    const ta = transfersFor(an, freshDb(), opts);
+    const tb = transfersFor(binh, dbB, opts);
+    const { sa, sb } = await openPair(an, binh);
+    ta.attach(sa);
+    tb.attach(sb);
+    const receiving = waitForState(tb, ['receiving']);
+    const stoppedA = waitForState(ta, ['cancelled', 'done', 'failed'], { direction: 'send' });
+    const row = await ta.send(randomBlob(4 * 1024 * 1024, 'big.bin', ''));
+    await receiving;
+    await tb.cancel(row.id);
+    const info = await stoppedA;
+    expect(info.state).toBe('cancelled');
+    expect(info.error?.message).toMatch(/binh cancelled/i);
+    expect(await countChunks(dbB, row.id)).toBe(0);
+  });
+});
