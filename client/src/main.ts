@@ -1,11 +1,29 @@
 import { mount } from 'svelte';
 import App from './ui/App.svelte';
 import { boot } from './ui/state/boot.ts';
+import { pickLanguage, translate } from './ui/i18n.ts';
+import { shareContext } from './ui/state/share.svelte.ts';
 import './ui/theme.css';
+
+registerServiceWorker();
 
 const target = document.getElementById('app')!;
 boot()
-  .then((app) => mount(App, { target, props: { app } }))
+  .then((ui) => mount(App, { target, props: ui, context: shareContext(ui.share) }))
   .catch((e: unknown) => {
-    target.textContent = `The chat could not start: ${e instanceof Error ? e.message : String(e)}`;
+    const detail = e instanceof Error ? e.message : String(e);
+    target.textContent = translate(pickLanguage(navigator.languages), 'app.startFailed', { detail });
   });
+
+/**
+ * The service worker (public/sw.js) keeps the app shell for offline starts and receives
+ * shares from other apps. Its URL is relative, so the scope is the folder the client is
+ * served from, on any static host. Browsers only run workers in a secure context (https,
+ * or localhost); the dev server runs without one so edits show at once.
+ */
+function registerServiceWorker(): void {
+  if (!import.meta.env.PROD || !('serviceWorker' in navigator)) return;
+  window.addEventListener('load', () => {
+    navigator.serviceWorker.register('./sw.js').catch((e: unknown) => console.warn('service worker not registered:', e));
+  });
+}

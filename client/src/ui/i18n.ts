@@ -346,6 +346,6 @@ export function pickLanguage(preferred: readonly string[]): Language {
 }
 
 export function translate(lang: Language, key: MessageKey, params: Record<string, string | number> = {}): string {
-  const template = dictionaries[lang][key] ?? en[key];
+  const template: string = dictionaries[lang][key] ?? en[key] ?? key;
   return template.replace(/\{(\w+)\}/g, (_, p: string) => String(params[p] ?? `{${p}}`));
 }

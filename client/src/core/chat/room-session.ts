@@ -378,14 +378,14 @@ export class RoomSession {
     const key = push.fromUser.toLowerCase();
     if (key === this.#me) return;
     const view = this.#members.get(key);
-    if (!view || !view.online) {
-      // The offer can overtake the roster that announces its sender: keep it until then.
+    if (!view || !view.online || view.trust === 'changed') {
+      // The offer can overtake the roster that announces its sender, or come from someone
+      // whose changed key the user has not accepted yet: keep it until then (bounded).
       const queue = this.#earlySignals.get(key) ?? [];
       if (queue.length < MAX_EARLY_SIGNALS) queue.push(push);
       this.#earlySignals.set(key, queue);
       return;
     }
-    if (view.trust === 'changed') return;
     let slot = this.#slots.get(key);
     if (!slot) {
       slot = { socketId: push.from, session: null, flushed: new Set() };

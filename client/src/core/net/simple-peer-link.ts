@@ -30,7 +30,14 @@ export class SimplePeerLink implements PeerLink {
       if (channel) {
         channel.bufferedAmountLowThreshold = BUFFER_LOW_WATER;
         channel.addEventListener('bufferedamountlow', () => this.#events.emit('drain'));
+        // simple-peer 10 reports a clean remote close only as a stream end; watch the
+        // channel and the connection themselves so a dead channel is never shown as open.
+        channel.addEventListener('close', () => this.#finish('channel closed'));
       }
+      const pc = this.#peer._pc;
+      pc?.addEventListener('connectionstatechange', () => {
+        if (pc.connectionState === 'failed' || pc.connectionState === 'closed') this.#finish(`connection ${pc.connectionState}`);
+      });
       this.#events.emit('open');
     });
     this.#peer.on('data', (data) => this.#events.emit('frame', data));

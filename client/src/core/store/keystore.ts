@@ -47,7 +47,7 @@ export type Settings = v.InferOutput<typeof SettingsSchema>;
 export type SettingKey = keyof Settings;
 
 export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
-  language: 'en',
+  language: '',
   theme: 'system',
   acceptDeleteRequests: false,
   notifications: true,

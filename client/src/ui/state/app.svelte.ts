@@ -93,6 +93,8 @@ export class AppState {
   notifications = $state<NotificationPermission | 'unsupported'>(
     typeof Notification === 'undefined' ? 'unsupported' : Notification.permission,
   );
+  /** The user's own switch for system notifications (Settings). */
+  notifyWanted = $state(true);
   /** Latest message text for screen readers. */
   announcement = $state('');
   #toastSeq = 0;
@@ -315,7 +317,7 @@ export class AppState {
       view.unread++;
       view.unreadIds.add(m.id);
     }
-    if (!visible) notifyHidden(this.t('toast.newMessage', { name: m.from }), m.body);
+    if (!visible && this.notifyWanted) notifyHidden(this.t('toast.newMessage', { name: m.from }), m.body);
   }
 
   #onNotice(view: RoomView, n: Notice): void {

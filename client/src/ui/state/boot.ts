@@ -14,9 +14,17 @@ import { simplePeerFactory } from '../../core/net/simple-peer-link.ts';
 import { SocketIoSignaling } from '../../core/net/socketio-signaling.ts';
 import { openKeystore } from '../../core/store/keystore.ts';
 import { AppState } from './app.svelte.ts';
+import { SettingsState } from './settings.svelte.ts';
+import { receiveShare, type ShareState } from './share.svelte.ts';
+
+export interface Booted {
+  app: AppState;
+  settings: SettingsState;
+  share: ShareState;
+}
 
 /** The composition root: configuration, identity, storage, transports, state. */
-export async function boot(): Promise<AppState> {
+export async function boot(): Promise<Booted> {
   const config = await resolveAppConfig(window.location, async (url) => {
     const res = await fetch(url, { cache: 'no-store' });
     if (!res.ok) throw new Error(String(res.status));
@@ -61,6 +69,13 @@ export async function boot(): Promise<AppState> {
       window.location.reload();
     },
   });
+  // Saved theme and language apply before the first paint; a share the page was opened with waits for a room.
+  const settings = await SettingsState.load(keystore, app, {
+    languages: navigator.languages,
+    root: document.documentElement,
+    onStorageError: (e) => app.toast(app.t('settings.saveFailed', { detail: e instanceof Error ? e.message : String(e) }), 'error'),
+  });
+  const share = await receiveShare(window);
   client.start();
-  return app;
+  return { app, settings, share };
 }

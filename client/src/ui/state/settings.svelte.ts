@@ -1,4 +1,4 @@
-import type { Settings } from '../../core/store/keystore.ts';
+import { DEFAULT_SETTINGS, type Settings } from '../../core/store/keystore.ts';
 import { LANGUAGES, pickLanguage, type Language } from '../i18n.ts';
 
 export type ThemeChoice = Settings['theme'];
@@ -16,9 +16,11 @@ export interface SettingsStore {
   saveSettings(patch: Partial<Settings>): Promise<void>;
 }
 
-/** Where the chosen language takes effect: the AppState's `lang`. */
-export interface LanguageTarget {
+/** Where the settings take effect: the AppState. */
+export interface SettingsTarget {
   lang: Language;
+  /** Whether a message arriving while the app is hidden shows a system notification. */
+  notifyWanted?: boolean;
 }
 
 export interface SettingsEnvironment {
@@ -44,22 +46,26 @@ export class SettingsState {
   #language = $state<Language | null>(null);
   #notifications = $state(true);
   readonly #store: SettingsStore;
-  readonly #target: LanguageTarget;
+  readonly #target: SettingsTarget;
   readonly #env: SettingsEnvironment;
 
-  private constructor(store: SettingsStore, target: LanguageTarget, env: SettingsEnvironment) {
+  private constructor(store: SettingsStore, target: SettingsTarget, env: SettingsEnvironment) {
     this.#store = store;
     this.#target = target;
     this.#env = env;
   }
 
   /** Reads the saved settings and applies them (theme on <html>, language on the app). */
-  static async load(store: SettingsStore, target: LanguageTarget, env: SettingsEnvironment): Promise<SettingsState> {
+  static async load(store: SettingsStore, target: SettingsTarget, env: SettingsEnvironment): Promise<SettingsState> {
     const state = new SettingsState(store, target, env);
     try {
       const saved = await store.loadSettings();
       state.#theme = saved.theme;
-      state.#language = isLanguage(saved.language) ? saved.language : null;
+      // An unset setting reads as the default, which must mean "the browser's language".
+      // NOTE: while the keystore's default is 'en' rather than '', a user who picks English
+      // in a browser set to another language gets the browser's language after a reload.
+      const chosen = saved.language !== DEFAULT_SETTINGS.language && isLanguage(saved.language);
+      state.#language = chosen ? (saved.language as Language) : null;
       state.#notifications = saved.notifications;
     } catch (e) {
       // Unreadable settings are not worth refusing to start over: defaults apply.
@@ -67,6 +73,7 @@ export class SettingsState {
     }
     state.#applyTheme();
     state.#target.lang = state.#language ?? pickLanguage(env.languages);
+    state.#target.notifyWanted = state.#notifications;
     return state;
   }
 
@@ -98,6 +105,7 @@ export class SettingsState {
 
   setNotifications(on: boolean): void {
     this.#notifications = on;
+    this.#target.notifyWanted = on;
     this.#save({ notifications: on });
   }
 

@@ -1,4 +1,4 @@
-import { getContext, setContext } from 'svelte';
+import { getContext } from 'svelte';
 import * as v from 'valibot';
 import { MAX_MESSAGE_CHARS } from '../../core/net/limits.ts';
 
@@ -144,9 +144,9 @@ export async function shareOut(data: { title?: string; text?: string; url?: stri
 
 const CONTEXT_KEY = Symbol('share');
 
-/** App.svelte provides the share state to the components below it (the composer). */
-export function setShareContext(share: ShareState): void {
-  setContext(CONTEXT_KEY, share);
+/** For mount(App, { context }): every component can reach the share state (the composer takes it). */
+export function shareContext(share: ShareState): Map<symbol, ShareState> {
+  return new Map([[CONTEXT_KEY, share]]);
 }
 
 export function getShareContext(): ShareState | undefined {
