@@ -4,7 +4,7 @@
  * A group that fails or runs over its budget is reported on stderr and the others still
  * run; the exit code is non-zero only when no figure at all was produced.
  *
- * WebRTC needs the private network namespace: `/work/shared/tools/netns-run npm run bench`.
+ * WebRTC needs the private network namespace: `sudo .ci/netns-run npm run bench`.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -92,6 +92,7 @@ async function main(): Promise<number> {
     { name: 'bundle', budgetMs: MINUTE, run: async () => (await import('./bundle.ts')).runBundleBench() },
     { name: 'channel', budgetMs: 3 * MINUTE, run: async (ctx) => (await import('./channel.ts')).runChannelBench(ctx) },
     { name: 'chat', budgetMs: 6 * MINUTE, run: async (ctx) => (await import('./chat-latency.ts')).runChatLatencyBench(ctx) },
+    { name: 'files', budgetMs: 6 * MINUTE, run: async (ctx) => (await import('./files.ts')).runFilesBench(ctx) },
   ];
   const signaling = await signalingGroup();
   if (signaling) groups.push(signaling);
