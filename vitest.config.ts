@@ -19,6 +19,17 @@ export default defineConfig({
       },
       {
         test: {
+          // Several server processes around one real redis-server: one file at a time.
+          name: 'scaled',
+          include: ['tests/scaled/**/*.test.ts'],
+          environment: 'node',
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
           name: 'e2e',
           include: ['tests/e2e/**/*.test.ts'],
           environment: 'node',

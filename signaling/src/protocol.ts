@@ -15,6 +15,8 @@ export const ROOM_NAME_MAX = 64;
 export const ROOM_MEMBERS_MAX = 16;
 /** An SDP offer with many candidates stays well under this; anything larger is abuse. */
 export const SIGNAL_MAX_BYTES = 16 * 1024;
+/** Nesting depth of the one free-form relayed field (a transceiver init); deeper input is abuse. */
+export const RELAYED_JSON_MAX_DEPTH = 8;
 
 /** Stable reasons the server gives; the client turns them into words. */
 export const ServerError = {
@@ -123,7 +125,12 @@ export const SignalData = v.union([
   v.strictObject({ type: v.literal('renegotiate'), renegotiate: v.literal(true) }),
   v.strictObject({
     type: v.literal('transceiverRequest'),
-    transceiverRequest: v.strictObject({ kind: v.pipe(v.string(), v.maxLength(16)), init: v.optional(v.unknown()) }),
+    transceiverRequest: v.strictObject({
+      kind: v.pipe(v.string(), v.maxLength(16)),
+      // NOTE: bounded depth, or a deeply nested value relayed onwards would exhaust the
+      // stack of every recursive encoder on its way (Socket.IO's, the Redis adapter's).
+      init: v.optional(v.pipe(v.unknown(), v.check((x) => jsonDepthAtMost(x, RELAYED_JSON_MAX_DEPTH), 'nested too deeply'))),
+    }),
   }),
 ]);
 export type SignalData = v.InferOutput<typeof SignalData>;
@@ -201,6 +208,21 @@ export const ServerEvent = {
   Signal: 'signal',
   Notice: 'notice',
 } as const;
+
+/** True when `x` nests objects/arrays at most `max` levels deep (iterative: no recursion to exhaust). */
+export function jsonDepthAtMost(x: unknown, max: number): boolean {
+  let level: unknown[] = [x];
+  for (let depth = 0; level.length > 0; depth++) {
+    const next: unknown[] = [];
+    for (const item of level) {
+      if (item === null || typeof item !== 'object') continue;
+      if (depth >= max) return false;
+      for (const child of Array.isArray(item) ? item : Object.values(item)) next.push(child);
+    }
+    level = next;
+  }
+  return true;
+}
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: string };
 

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, writeFile, open } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as v from 'valibot';
 import { MAX_REGISTERED_USERS } from './limits.ts';
@@ -20,34 +20,56 @@ export interface UsernameRegistry {
   close(): Promise<void>;
 }
 
+export const RegistrationRecord = v.strictObject({ username: v.string(), publicKey: v.string(), registeredAt: v.number() });
+
 const RegistryFile = v.strictObject({
   format: v.literal('p2p-chat-registry'),
   version: v.literal(1),
-  users: v.record(
-    v.string(),
-    v.strictObject({ username: v.string(), publicKey: v.string(), registeredAt: v.number() }),
-  ),
+  users: v.record(v.string(), RegistrationRecord),
 });
+
+export const REGISTRY_FILE = 'usernames.json';
+
+/** The registry file exists but cannot be trusted; the server refuses to start over it. */
+export class RegistryFileError extends Error {
+  constructor(path: string, why: string) {
+    super(
+      `username registry ${path} is not valid (${why}); refusing to start, because starting empty would let ` +
+        'anyone claim the names in it. Restore it from a backup, or move it away to start with no users.',
+    );
+    this.name = 'RegistryFileError';
+  }
+}
 
 /**
  * Embedded registry: a JSON file under the data folder, rewritten atomically (write a
- * temporary file, fsync, rename) so a crash mid-write leaves the previous version intact
- * and a half-written file is never read as valid.
+ * temporary file, fsync, rename, fsync the folder) so a crash mid-write leaves the
+ * previous version intact. Only `usernames.json` is ever read: a leftover temporary file
+ * from a crash is ignored, and a damaged main file stops the server with a clear error.
  */
 export class FileRegistry implements UsernameRegistry {
+  readonly #dir: string;
   readonly #path: string;
   readonly #users = new Map<string, Registration>();
+  /** The write in progress or last finished; writes never overlap. */
   #writing: Promise<void> = Promise.resolve();
+  /** The next write, queued but not started: later claims ride along (group commit). */
+  #queued: Promise<void> | null = null;
 
-  private constructor(path: string) {
-    this.#path = path;
+  private constructor(dir: string) {
+    this.#dir = dir;
+    this.#path = join(dir, REGISTRY_FILE);
   }
 
   static async open(dataDir: string): Promise<FileRegistry> {
     await mkdir(dataDir, { recursive: true });
-    const registry = new FileRegistry(join(dataDir, 'usernames.json'));
+    const registry = new FileRegistry(dataDir);
     await registry.#load();
     return registry;
+  }
+
+  get size(): number {
+    return this.#users.size;
   }
 
   async #load(): Promise<void> {
@@ -58,8 +80,14 @@ export class FileRegistry implements UsernameRegistry {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw e;
     }
-    const parsed = v.safeParse(RegistryFile, JSON.parse(text));
-    if (!parsed.success) throw new Error(`username registry ${this.#path} is not valid; refusing to start over it`);
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new RegistryFileError(this.#path, 'not complete JSON');
+    }
+    const parsed = v.safeParse(RegistryFile, json);
+    if (!parsed.success) throw new RegistryFileError(this.#path, 'unexpected content');
     for (const [key, reg] of Object.entries(parsed.output.users)) this.#users.set(key, reg);
   }
 
@@ -76,9 +104,18 @@ export class FileRegistry implements UsernameRegistry {
     return 'claimed';
   }
 
-  /** Writes are serialised; each one writes the whole current map. */
+  /**
+   * Resolves once a write that includes every claim made so far is on disk. Each write
+   * holds the whole map, so claims arriving during a write share the next one instead of
+   * queueing one full rewrite each (which would be quadratic under a burst of sign-ups).
+   */
   #persist(): Promise<void> {
-    const next = this.#writing.then(() => this.#writeNow());
+    if (this.#queued) return this.#queued;
+    const next = this.#writing.then(() => {
+      this.#queued = null;
+      return this.#writeNow();
+    });
+    this.#queued = next;
     this.#writing = next.catch(() => undefined);
     return next;
   }
@@ -87,16 +124,22 @@ export class FileRegistry implements UsernameRegistry {
     const body = JSON.stringify({ format: 'p2p-chat-registry', version: 1, users: Object.fromEntries(this.#users) });
     const tmp = `${this.#path}.${process.pid}.tmp`;
     await writeFile(tmp, body, 'utf8');
-    const handle = await open(tmp, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    await fsync(tmp);
     await rename(tmp, this.#path);
+    // The rename itself is durable only once the folder's entry is on disk.
+    await fsync(this.#dir).catch(() => undefined);
   }
 
   async close(): Promise<void> {
     await this.#writing;
+  }
+}
+
+async function fsync(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }

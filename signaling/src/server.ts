@@ -1,47 +1,25 @@
-import { createHash, createPublicKey, randomBytes, timingSafeEqual, verify } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
 import sirv from 'sirv';
 import { Server, type Socket } from 'socket.io';
-import { RateLimiterMemory } from 'rate-limiter-flexible';
-import type * as v from 'valibot';
-import type { ServerConfig } from './config.ts';
-import {
-  AuthChallengeRequest,
-  AuthProveRequest,
-  ClientEvent,
-  ConnectAuth,
-  loginChallengeText,
-  type Member,
-  normalizeRoomName,
-  normalizeUsername,
-  parse,
-  PROTOCOL_VERSION,
-  ROOM_MEMBERS_MAX,
-  RoomJoinRequest,
-  RoomLeaveRequest,
-  ServerError,
-  ServerEvent,
-  SignalRequest,
-  type IceServer,
-} from './protocol.ts';
-import { FileRegistry, type UsernameRegistry } from './registry.ts';
-import { RoomDirectory } from './rooms.ts';
-import { createLogger, type Logger } from './log.ts';
+import { createAdapter } from '@socket.io/redis-streams-adapter';
+import { AddressCounter, clientAddress } from './address.ts';
+import { Announcer, roomChannel } from './announce.ts';
+import { redactUrl, type ServerConfig } from './config.ts';
+import { SignalingHandlers, type SocketState } from './connection.ts';
 import * as limits from './limits.ts';
+import { createLogger, type Logger } from './log.ts';
 import { Metrics } from './metrics.ts';
-import { issueIceServers } from './ice.ts';
-
-type Ack = (response: unknown) => void;
-
-interface SocketState {
-  address: string;
-  challenge?: { value: string; username: string; key: string; publicKey: string; expires: number };
-  user?: { username: string; key: string; publicKey: string };
-  rooms: Set<string>;
-  strikes: number;
-}
+import { ConnectAuth, parse, PROTOCOL_VERSION, ServerError, ServerEvent } from './protocol.ts';
+import { RateLimits } from './rate-limits.ts';
+import { RedisLink, withTimeout } from './redis.ts';
+import { RedisRegistry } from './redis-registry.ts';
+import { RedisRoomDirectory, type LocalMembership } from './redis-rooms.ts';
+import { FileRegistry, type UsernameRegistry } from './registry.ts';
+import { MemoryRoomDirectory, type RoomDirectory } from './rooms.ts';
 
 export interface SignalingServer {
   http: HttpServer;
@@ -49,62 +27,81 @@ export interface SignalingServer {
   url: string;
   port: number;
   metrics: Metrics;
+  /** Unique per start; names this process in the Redis room directory and in logs. */
+  processId: string;
+  /** Stops accepting, tells every client, leaves the shared directory and closes, within SHUTDOWN_GRACE_MS. */
   close(): Promise<void>;
 }
 
 export interface StartOptions {
+  /** Defaults: the file registry under DATA_DIR, or Redis when REDIS_URL is set. */
   registry?: UsernameRegistry;
+  /** Defaults: in memory, or Redis when REDIS_URL is set. */
+  rooms?: RoomDirectory;
   logger?: Logger;
 }
 
-/** Sockets of authenticated users share this Socket.IO room, for room-list pushes. */
-const LOBBY = 'lobby';
-const roomChannel = (key: string) => `room:${key}`;
-
-function errorAck(error: ServerError, message: string) {
-  return { ok: false as const, error, message };
+interface Health {
+  ok: boolean;
+  version: number;
+  redis?: 'up' | 'down';
+  stopping?: true;
 }
 
-/** Verifies an Ed25519 signature over a login challenge with the claimed raw public key. */
-function verifyLogin(publicKeyB64u: string, text: string, signatureB64u: string): boolean {
-  try {
-    const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: publicKeyB64u }, format: 'jwk' });
-    return verify(null, Buffer.from(text, 'utf8'), key, Buffer.from(signatureB64u, 'base64url'));
-  } catch {
-    return false;
-  }
-}
-
-function sha256B64u(b64u: string): string {
-  return createHash('sha256').update(Buffer.from(b64u, 'base64url')).digest('base64url');
-}
-
-function equalStrings(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
+/**
+ * Starts the signaling server: HTTP (health, metrics, the built client) and Socket.IO
+ * on one port. Embedded by default (rooms in memory, usernames in a file); with
+ * REDIS_URL, several processes share the registry, the room directory, the rate limits
+ * and Socket.IO broadcasts through Redis.
+ */
 export async function startSignalingServer(config: ServerConfig, options: StartOptions = {}): Promise<SignalingServer> {
   const log = options.logger ?? createLogger(config.logLevel);
-  const registry = options.registry ?? (await FileRegistry.open(config.dataDir));
-  const rooms = new RoomDirectory();
+  const processId = `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
   const metrics = new Metrics();
-  const socketsPerAddress = new Map<string, number>();
-  const perSocket = new RateLimiterMemory({ points: limits.SOCKET_EVENTS_BURST, duration: limits.SOCKET_EVENTS_BURST / limits.SOCKET_EVENTS_PER_SECOND });
-  const perAddress = new RateLimiterMemory({ points: limits.ADDRESS_EVENTS_PER_SECOND * 4, duration: 4 });
+  const sockets = new Map<string, SocketState>();
+  const addresses = new AddressCounter();
+  let stopping = false;
+
+  const redis = config.redisUrl ? await RedisLink.connect(config.redisUrl, log) : null;
+  let redisRooms: RedisRoomDirectory | null = null;
+  // Rooms changed behind the handlers' back (a dead process swept, a reconcile) are
+  // announced once the announcer exists.
+  let roomsChangedElsewhere: (keys: string[]) => void = () => undefined;
+  const registry = options.registry ?? (redis ? new RedisRegistry(redis.data) : await FileRegistry.open(config.dataDir));
+  let rooms: RoomDirectory;
+  if (options.rooms) rooms = options.rooms;
+  else if (redis) {
+    redisRooms = new RedisRoomDirectory(redis.data, {
+      processId,
+      maxMembers: config.limits.roomMembersMax,
+      log,
+      localMemberships: () => localMemberships(sockets),
+      onRoomsChanged: (keys) => roomsChangedElsewhere(keys),
+    });
+    rooms = redisRooms;
+  } else rooms = new MemoryRoomDirectory(config.limits.roomMembersMax);
+  const rateLimits = new RateLimits(config.limits, log, redis?.data ?? null);
 
   const serveStatic = config.staticDir && existsSync(config.staticDir) ? sirv(config.staticDir, { single: true, etag: true }) : null;
+  const health = async (): Promise<Health> => {
+    const h: Health = { ok: !stopping, version: PROTOCOL_VERSION };
+    if (stopping) h.stopping = true;
+    if (redis) {
+      const up = await redis.ping();
+      metrics.redisUp = up ? 1 : 0;
+      h.redis = up ? 'up' : 'down';
+      if (!up) h.ok = false;
+    }
+    return h;
+  };
   const http = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true, version: PROTOCOL_VERSION }));
+      void health().then((h) => res.writeHead(h.ok ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(h)));
       return;
     }
     if (path === '/metrics') {
-      metrics.sockets = io.engine.clientsCount;
-      metrics.rooms = rooms.size;
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metrics.render());
+      void refreshGauges().then(() => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metrics.render()));
       return;
     }
     if (serveStatic) {
@@ -118,219 +115,171 @@ export async function startSignalingServer(config: ServerConfig, options: StartO
     maxHttpBufferSize: limits.MAX_HTTP_BUFFER_BYTES,
     cors: { origin: config.corsOrigins === '*' ? true : config.corsOrigins },
     serveClient: false,
+    // WebSocket only: no long-polling, so no sticky sessions behind a load balancer, and
+    // no HTTP request per message to rate-limit separately.
+    transports: ['websocket'],
+    // NOTE: connectionStateRecovery stays off: a reconnection must log in again.
+    // CORS does not cover WebSocket upgrades, so the allowed origins are checked here too:
+    // otherwise any web page could drive this server from its visitors' browsers.
+    allowRequest: (req, callback) => {
+      const origin = req.headers.origin;
+      const allowed = config.corsOrigins === '*' || origin === undefined || config.corsOrigins.includes(origin);
+      if (!allowed) metrics.reject('connect', 'origin');
+      callback(allowed ? null : 'origin not allowed', allowed);
+    },
+    ...(redis ? { adapter: createAdapter(redis.adapter) } : {}),
   });
+  const announce = new Announcer(io, rooms, log, { listMax: limits.ROOM_LIST_MAX, intervalMs: limits.ROOM_LIST_PUSH_MS });
+  roomsChangedElsewhere = (keys) => void announce.refresh(keys);
 
-  const pushRooms = () => io.to(LOBBY).emit(ServerEvent.Rooms, rooms.list());
-  const pushMembers = (key: string) => {
-    const room = rooms.get(key);
-    if (room) io.to(roomChannel(key)).emit(ServerEvent.Members, { room: room.name, members: [...room.members.values()] });
+  const refreshGauges = async () => {
+    metrics.sockets = io.engine.clientsCount;
+    try {
+      metrics.rooms = await rooms.count();
+    } catch {
+      // Redis away: keep the last known count rather than fail the scrape.
+    }
+    if (redis) metrics.redisUp = redis.up ? 1 : 0;
   };
 
+  // Count connections per address at the transport, where every close is observed. One
+  // shared close listener (the engine calls it with the connection as `this`), not a
+  // closure per connection.
+  type RawConnection = { request: IncomingMessage; on(ev: 'close', cb: (this: RawConnection) => void): void };
+  const onRawClose = function (this: RawConnection) {
+    addresses.remove(clientAddress(this.request, config.trustProxy));
+  };
+  io.engine.on('connection', (raw: RawConnection) => {
+    addresses.add(clientAddress(raw.request, config.trustProxy));
+    raw.on('close', onRawClose);
+  });
+
   io.use((socket, next) => {
+    const refuse = (reason: string, error: ServerError, message: string) => {
+      metrics.reject('connect', reason);
+      const err = new Error(error) as Error & { data?: unknown };
+      err.data = { message };
+      next(err);
+    };
     const auth = parse(ConnectAuth, socket.handshake.auth);
     if (!auth.ok || auth.value.v !== PROTOCOL_VERSION) {
-      metrics.reject('connect', 'version');
-      const err = new Error(ServerError.Version) as Error & { data?: unknown };
-      err.data = { message: `This server speaks protocol version ${PROTOCOL_VERSION}; reload the page to update the app.` };
-      next(err);
-      return;
+      return refuse('version', ServerError.Version, `This server speaks protocol version ${PROTOCOL_VERSION}; reload the page to update the app.`);
     }
-    const address = socket.handshake.address;
-    const count = socketsPerAddress.get(address) ?? 0;
-    if (count >= limits.MAX_SOCKETS_PER_ADDRESS) {
-      metrics.reject('connect', 'too-many-sockets');
-      next(new Error(ServerError.RateLimited));
-      return;
+    if (stopping) return refuse('stopping', ServerError.Unavailable, 'The server is restarting; reconnecting shortly.');
+    const address = clientAddress(socket.request, config.trustProxy);
+    // The transport already counted this connection, hence '>'.
+    if (addresses.count(address) > config.limits.maxSocketsPerAddress) {
+      return refuse('too-many-sockets', ServerError.RateLimited, 'Too many connections from your network; close some tabs.');
     }
-    socketsPerAddress.set(address, count + 1);
-    next();
-  });
-
-  io.on('connection', (socket: Socket) => {
-    const state: SocketState = { address: socket.handshake.address, rooms: new Set(), strikes: 0 };
-    metrics.connections++;
-
-    /** Every event passes here: rate limit, require an ack, validate, then run. */
-    function on<S extends v.GenericSchema>(
-      event: string,
-      schema: S | null,
-      handler: (payload: v.InferOutput<S>, ack: Ack) => void | Promise<void>,
-      needsUser = true,
-    ) {
-      socket.on(event, async (...args: unknown[]) => {
-        metrics.event(event);
-        const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as Ack) : null;
-        if (!(await withinRateLimit())) return;
-        if (!ack) return metrics.reject(event, 'no-ack');
-        if (args.length > 1) return reject(event, ack, ServerError.Malformed, 'expected exactly one payload');
-        if (needsUser && !state.user) return reject(event, ack, ServerError.NotAuthenticated, 'log in first');
-        let payload: unknown = undefined;
-        if (schema) {
-          const parsed = parse(schema, args[0]);
-          if (!parsed.ok) return reject(event, ack, ServerError.Malformed, parsed.error);
-          payload = parsed.value;
-        }
-        try {
-          await handler(payload as v.InferOutput<S>, ack);
-        } catch (e) {
-          log.error({ event, err: (e as Error).message }, 'handler failed');
-          reject(event, ack, ServerError.Unavailable, 'the server could not handle this request; try again');
-        }
-      });
-    }
-
-    function reject(event: string, ack: Ack, error: ServerError, message: string) {
-      metrics.reject(event, error);
-      ack(errorAck(error, message));
-    }
-
-    async function withinRateLimit(): Promise<boolean> {
-      try {
-        await Promise.all([perSocket.consume(socket.id), perAddress.consume(state.address)]);
-        return true;
-      } catch {
-        metrics.rateLimited++;
-        if (++state.strikes >= limits.RATE_LIMIT_STRIKES) {
-          log.warn({ socket: socket.id }, 'disconnecting a flooding client');
-          socket.emit(ServerEvent.Notice, { kind: 'rate-limited', message: 'Too many requests; disconnected.' });
-          socket.disconnect(true);
-        }
-        return false;
-      }
-    }
-
-    socket.onAny((event: string) => {
-      if (!Object.values(ClientEvent).includes(event as never)) metrics.reject(String(event).slice(0, 32), 'unknown-event');
-    });
-
-    on(ClientEvent.AuthChallenge, AuthChallengeRequest, async (req, ack) => {
-      const name = normalizeUsername(req.username);
-      if (!name.ok) return reject(ClientEvent.AuthChallenge, ack, ServerError.Malformed, 'invalid username');
-      const existing = await registry.lookup(name.key);
-      if (existing && existing.publicKey !== req.publicKey) {
-        return reject(ClientEvent.AuthChallenge, ack, ServerError.UsernameTaken, `"${name.name}" is already taken by someone else`);
-      }
-      const value = randomBytes(32).toString('base64url');
-      state.challenge = { value, username: existing?.username ?? name.name, key: name.key, publicKey: req.publicKey, expires: Date.now() + limits.CHALLENGE_TTL_MS };
-      ack({ ok: true, challenge: value, registered: existing !== undefined });
-    }, false);
-
-    on(ClientEvent.AuthProve, AuthProveRequest, async (req, ack) => {
-      const c = state.challenge;
-      state.challenge = undefined; // one attempt per challenge
-      if (!c || c.expires < Date.now()) return reject(ClientEvent.AuthProve, ack, ServerError.NoChallenge, 'request a new login challenge');
-      if (!verifyLogin(c.publicKey, loginChallengeText(c.value, c.key, c.publicKey), req.signature)) {
-        return reject(ClientEvent.AuthProve, ack, ServerError.BadSignature, 'the login signature did not verify');
-      }
-      const result = await registry.claim(c.key, { username: c.username, publicKey: c.publicKey, registeredAt: Date.now() });
-      if (result === 'taken') return reject(ClientEvent.AuthProve, ack, ServerError.UsernameTaken, `"${c.username}" is already taken by someone else`);
-      if (result === 'full') return reject(ClientEvent.AuthProve, ack, ServerError.Unavailable, 'this server accepts no new users');
-      if (state.user && state.user.key !== c.key) leaveAll();
-      state.user = { username: c.username, key: c.key, publicKey: c.publicKey };
-      await socket.join(LOBBY);
-      const iceServers: IceServer[] = issueIceServers(config, c.key);
-      ack({ ok: true, username: c.username, iceServers, rooms: rooms.list() });
-    }, false);
-
-    on(ClientEvent.RoomList, null, (_req, ack) => ack({ ok: true, rooms: rooms.list() }));
-
-    on(ClientEvent.RoomJoin, RoomJoinRequest, async (req, ack) => {
-      const user = state.user!;
-      const name = normalizeRoomName(req.room);
-      if (!name.ok) return reject(ClientEvent.RoomJoin, ack, ServerError.Malformed, 'invalid room name');
-      if (!state.rooms.has(name.key) && state.rooms.size >= limits.MAX_ROOMS_PER_SOCKET) {
-        return reject(ClientEvent.RoomJoin, ack, ServerError.TooManyRooms, `at most ${limits.MAX_ROOMS_PER_SOCKET} rooms at once`);
-      }
-      const member: Member = { socketId: socket.id, username: user.username, publicKey: user.publicKey };
-      const before = rooms.get(name.key);
-      const displaced = before ? [...before.members.values()].filter((m) => m.username.toLowerCase() === user.key && m.socketId !== socket.id) : [];
-      const outcome = rooms.join(name.key, name.name, member, {
-        ...(req.joinToken ? { verifier: sha256B64u(req.joinToken) } : {}),
-        create: req.create ?? false,
-        equal: equalStrings,
-      });
-      if (!outcome.ok) {
-        const messages = {
-          'room-full': ['room-full', `this room is full (at most ${ROOM_MEMBERS_MAX} members)`],
-          'bad-password': ['bad-password', 'wrong room password'],
-          'room-is-open': ['room-is-open', 'this room has no password; join it without one'],
-          'no-such-room': ['no-such-room', 'no room with that name; create it instead'],
-        } as const;
-        const [code, message] = messages[outcome.reason];
-        return reject(ClientEvent.RoomJoin, ack, code, message);
-      }
-      for (const old of displaced) io.in(old.socketId).socketsLeave(roomChannel(name.key));
-      state.rooms.add(name.key);
-      await socket.join(roomChannel(name.key));
-      ack({ ok: true, room: outcome.room.name, locked: outcome.room.verifier !== undefined, members: [...outcome.room.members.values()] });
-      pushMembers(name.key);
-      pushRooms();
-    });
-
-    on(ClientEvent.RoomLeave, RoomLeaveRequest, async (req, ack) => {
-      const name = normalizeRoomName(req.room);
-      if (!name.ok || !state.rooms.has(name.key)) return reject(ClientEvent.RoomLeave, ack, ServerError.NotInRoom, 'not in that room');
-      leaveRoom(name.key);
-      ack({ ok: true });
-      pushRooms();
-    });
-
-    on(ClientEvent.Signal, SignalRequest, (req, ack) => {
-      const name = normalizeRoomName(req.room);
-      // NOTE: the server sets `from` itself and relays only between members of one room,
-      // so a client can neither forge a sender nor reach sockets outside its rooms.
-      if (!name.ok || !rooms.isMember(name.key, socket.id)) return reject(ClientEvent.Signal, ack, ServerError.NotInRoom, 'not in that room');
-      if (req.to === socket.id || !rooms.isMember(name.key, req.to)) return reject(ClientEvent.Signal, ack, ServerError.UnknownPeer, 'that peer is not in the room');
-      io.to(req.to).emit(ServerEvent.Signal, { room: rooms.get(name.key)!.name, from: socket.id, fromUser: state.user!.username, data: req.data });
-      ack({ ok: true });
-    });
-
-    function leaveRoom(key: string) {
-      state.rooms.delete(key);
-      void socket.leave(roomChannel(key));
-      if (rooms.leave(key, socket.id)) pushMembers(key);
-    }
-
-    function leaveAll() {
-      for (const key of [...state.rooms]) leaveRoom(key);
-    }
-
-    socket.on('disconnect', () => {
-      leaveAll();
-      pushRooms();
-      const n = (socketsPerAddress.get(state.address) ?? 1) - 1;
-      if (n <= 0) socketsPerAddress.delete(state.address);
-      else socketsPerAddress.set(state.address, n);
+    void rateLimits.connect(address).then((ok) => {
+      if (ok) next();
+      else refuse('connect-rate', ServerError.RateLimited, 'Too many new connections from your network; wait a minute.');
     });
   });
 
-  await new Promise<void>((resolve) => http.listen(config.port, config.host, resolve));
+  const handlers = new SignalingHandlers({ io, config, registry, rooms, announce, rateLimits, metrics, log, sockets });
+  io.on('connection', (socket: Socket) => handlers.attach(socket, clientAddress(socket.request, config.trustProxy)));
+
+  try {
+    if (redis && redisRooms) {
+      const directory = redisRooms;
+      await directory.start();
+      redis.onReconnect(() => directory.redisReconnected());
+      void warnIfRedisForgets(redis, log);
+    }
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(config.port, config.host, () => {
+        http.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (e) {
+    announce.close();
+    io.close();
+    await rooms.close();
+    await registry.close();
+    await redis?.close();
+    throw e;
+  }
   const port = (http.address() as AddressInfo).port;
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const url = `http://${shownHost}:${port}`;
-  log.info({ url, staticDir: serveStatic ? config.staticDir : null }, 'signaling server listening');
+  log.info(
+    { url, processId, staticDir: serveStatic ? config.staticDir : null, redis: config.redisUrl ? redactUrl(config.redisUrl) : null, turn: config.turnUrls.length > 0 },
+    'signaling server listening',
+  );
 
   let closing: Promise<void> | null = null;
+  const shutdown = async () => {
+    stopping = true;
+    announce.close();
+    // Only this process's clients: in scaled mode `io.emit` would reach every process's.
+    io.local.emit(ServerEvent.Notice, { kind: 'shutdown', message: 'The server is restarting; reconnecting shortly.' });
+    io.local.disconnectSockets(true);
+    // Each socket's queued work ends with leaving its rooms; wait for it while Redis and
+    // the adapter still carry the roster updates to other processes.
+    await Promise.allSettled([...sockets.values()].map((s) => s.queue ?? Promise.resolve()));
+    await new Promise<void>((resolve) => void io.close(() => resolve()));
+    http.closeAllConnections?.();
+    await rooms.close();
+    await registry.close();
+  };
   return {
     http,
     io,
     url,
     port,
     metrics,
+    processId,
     close() {
       closing ??= (async () => {
-        io.emit(ServerEvent.Notice, { kind: 'shutdown', message: 'The server is restarting; reconnecting shortly.' });
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, limits.SHUTDOWN_GRACE_MS);
-          void io.close(() => {
-            clearTimeout(timer);
-            resolve();
-          });
-        });
-        http.closeAllConnections?.();
-        await registry.close();
+        log.info({ processId }, 'shutting down');
+        try {
+          await withTimeout(shutdown(), config.limits.shutdownGraceMs);
+        } catch (e) {
+          log.warn({ err: (e as Error).message }, 'shutdown did not finish in time; closing anyway');
+          http.closeAllConnections?.();
+        }
+        await redis?.close();
+        log.info({ processId }, 'stopped');
       })();
       return closing;
     },
   };
+}
+
+/** Memberships of this process's sockets, for reconciling the shared directory. */
+function localMemberships(sockets: Map<string, SocketState>): LocalMembership[] {
+  const out: LocalMembership[] = [];
+  for (const s of sockets.values()) {
+    if (!s.user || !s.socket.connected) continue;
+    for (const [key, room] of s.rooms) {
+      // A socket that another tab of the same user displaced has left the channel.
+      if (!s.socket.rooms.has(roomChannel(key))) continue;
+      out.push({
+        key,
+        name: room.name,
+        ...(room.verifier ? { verifier: room.verifier } : {}),
+        userKey: s.user.key,
+        member: { socketId: s.socket.id, username: s.user.username, publicKey: s.user.publicKey },
+      });
+    }
+  }
+  return out;
+}
+
+/** The registry lives in Redis: a Redis that does not persist forgets every username when it restarts. */
+async function warnIfRedisForgets(redis: RedisLink, log: Logger): Promise<void> {
+  try {
+    const reply = await redis.data.sendCommand(['CONFIG', 'GET', 'appendonly']);
+    const values = Array.isArray(reply) ? reply.map(String) : typeof reply === 'object' && reply ? Object.values(reply).map(String) : [];
+    const save = await redis.data.sendCommand(['CONFIG', 'GET', 'save']);
+    const saveValues = Array.isArray(save) ? save.map(String) : typeof save === 'object' && save ? Object.values(save).map(String) : [];
+    if (!values.includes('yes') && (saveValues[1] ?? saveValues[0] ?? '') === '') {
+      log.warn('Redis persists nothing (no appendonly, no save): a Redis restart would forget every registered username');
+    }
+  } catch {
+    // Managed Redis often forbids CONFIG; nothing to check then.
+  }
 }
