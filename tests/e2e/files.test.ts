@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { createRoom, joinRoom, launchChromium, openUser, waitConnected, type User } from '../support/browser.ts';
-import { startTestServer, type TestServer } from '../support/server.ts';
+import type { Page } from 'playwright-core';
+import { createRoom, joinRoom, waitConnected, type User } from '../support/browser.ts';
+import { browserSuite } from '../support/suite.ts';
 
 /** A real PNG (solid colour), so the browser can decode and show it. */
 function png(width: number, height: number): Buffer {
@@ -40,25 +40,13 @@ const file = (page: Page, name: string) => page.getByTestId('file').filter({ has
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 describe('files', () => {
-  let server: TestServer;
-  let browser: Browser;
+  const suite = browserSuite();
+  const open = (name: string) => suite.open(name);
   let dir: string;
-  const users: User[] = [];
-  const open = async (name: string) => {
-    const u = await openUser(browser, server.url, name);
-    users.push(u);
-    return u;
-  };
-
   beforeAll(async () => {
-    server = await startTestServer();
-    browser = await launchChromium();
     dir = await mkdtemp(join(tmpdir(), 'chat-files-'));
   });
   afterAll(async () => {
-    for (const u of users) await u.context.close().catch(() => undefined);
-    await browser?.close();
-    await server?.stop();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -92,7 +80,7 @@ describe('files', () => {
     expect(await file(b.page, 'big.bin').getByTestId('file-preview').count()).toBe(0);
 
     // The server relayed signals only: no file bytes reached it.
-    const seen = server.received.join('');
+    const seen = suite.server.received.join('');
     expect(seen).not.toContain(big.subarray(1000, 1032).toString('latin1'));
   });
 

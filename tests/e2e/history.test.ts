@@ -1,28 +1,11 @@
 import { readFile } from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { createRoom, joinRoom, roomAction, launchChromium, messages, openUser, sendMessage, waitConnected, type User } from '../support/browser.ts';
-import { startTestServer, type TestServer } from '../support/server.ts';
+import { describe, expect, it } from 'vitest';
+import { createRoom, joinRoom, roomAction, messages, sendMessage, waitConnected } from '../support/browser.ts';
+import { browserSuite } from '../support/suite.ts';
 
 describe('history that lasts', () => {
-  let server: TestServer;
-  let browser: Browser;
-  const users: User[] = [];
-  const open = async (name: string) => {
-    const u = await openUser(browser, server.url, name);
-    users.push(u);
-    return u;
-  };
-
-  beforeAll(async () => {
-    server = await startTestServer();
-    browser = await launchChromium();
-  });
-  afterAll(async () => {
-    for (const u of users) await u.context.close().catch(() => undefined);
-    await browser?.close();
-    await server?.stop();
-  });
+  const suite = browserSuite();
+  const open = (name: string) => suite.open(name);
 
   it('a late joiner receives the verified history, and search finds it without accents', async () => {
     const a = await open('Phuong');
@@ -101,10 +84,10 @@ describe('history that lasts', () => {
     const file = await readFile(await (await download).path());
     await a.context.close();
 
-    const ctx = await browser.newContext();
+    const ctx = await suite.browser.newContext();
     const page = await ctx.newPage();
-    users.push({ context: ctx, page, name: 'Vy' });
-    await page.goto(server.url);
+    suite.track({ context: ctx, page, name: 'Vy' });
+    await page.goto(suite.server.url);
     await page.getByRole('button', { name: 'Restore from a backup' }).click();
     await page.getByLabel('Backup file').setInputFiles({ name: 'backup.p2pchat', mimeType: 'application/octet-stream', buffer: file });
     await page.getByLabel('Passphrase', { exact: true }).fill('wrong passphrase!');

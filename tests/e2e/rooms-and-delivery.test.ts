@@ -1,30 +1,14 @@
 import { pbkdf2Sync } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { createRoom, joinRoom, roomAction, launchChromium, messages, openUser, sendMessage, waitConnected, type User } from '../support/browser.ts';
-import { startTestServer, type TestServer } from '../support/server.ts';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { createRoom, joinRoom, roomAction, messages, sendMessage, waitConnected } from '../support/browser.ts';
+import { browserSuite } from '../support/suite.ts';
 
 const notice = (page: Page, text: string) => page.getByTestId('notice').filter({ hasText: text });
 
 describe('rooms and delivery', () => {
-  let server: TestServer;
-  let browser: Browser;
-  const users: User[] = [];
-  const open = async (name: string) => {
-    const u = await openUser(browser, server.url, name);
-    users.push(u);
-    return u;
-  };
-
-  beforeAll(async () => {
-    server = await startTestServer();
-    browser = await launchChromium();
-  });
-  afterAll(async () => {
-    for (const u of users) await u.context.close().catch(() => undefined);
-    await browser?.close();
-    await server?.stop();
-  });
+  const suite = browserSuite();
+  const open = (name: string) => suite.open(name);
 
   it('a password room refuses the wrong password, admits the right one, and the server never sees either', async () => {
     const password = 'correct horse 42';
@@ -46,7 +30,7 @@ describe('rooms and delivery', () => {
     await expect.poll(() => messages(an.page).filter({ hasText: 'inside the club' }).count()).toBe(1);
 
     const roomKey = pbkdf2Sync(password.normalize('NFKC'), 'room:secret club', 600_000, 32, 'sha256');
-    const seen = server.received.join('\n');
+    const seen = suite.server.received.join('\n');
     expect(seen).not.toContain(password);
     expect(seen).not.toContain('wrong password');
     for (const encoding of ['base64url', 'base64', 'hex'] as const) expect(seen).not.toContain(roomKey.toString(encoding));
@@ -95,7 +79,7 @@ describe('rooms and delivery', () => {
     expect(await c.page.getByTestId('unread').count()).toBe(0);
     for (const n of [1, 2, 3]) await sendMessage(a.page, `while away ${n}`);
 
-    await b.page.goto(server.url);
+    await b.page.goto(suite.server.url);
     await b.page.getByTestId('joined-room').filter({ hasText: 'outbox room' }).click();
     await notice(a.page, 'Linh is back').waitFor();
     await waitConnected(b.page, 'Khanh');
@@ -113,7 +97,7 @@ describe('rooms and delivery', () => {
   it('a hidden tab shows a system notification for a new message', async () => {
     const a = await open('Ngoc');
     const b = await open('Oanh');
-    await b.context.grantPermissions(['notifications'], { origin: server.url });
+    await b.context.grantPermissions(['notifications'], { origin: suite.server.url });
     await b.page.evaluate(() => {
       const shown: string[] = [];
       (window as unknown as { __shown: string[] }).__shown = shown;

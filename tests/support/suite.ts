@@ -1,0 +1,41 @@
+import { afterAll, beforeAll } from 'vitest';
+import type { Browser } from 'playwright-core';
+import { launchChromium, openUser, type User } from './browser.ts';
+import { startTestServer, type TestServer } from './server.ts';
+
+/**
+ * The usual browser suite: a real signaling server and one Chromium for the file's tests,
+ * with every user profile opened through `open` closed at the end.
+ */
+export function browserSuite() {
+  let server: TestServer | undefined;
+  let browser: Browser | undefined;
+  const users: User[] = [];
+  beforeAll(async () => {
+    server = await startTestServer();
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    for (const u of users) await u.context.close().catch(() => undefined);
+    await browser?.close();
+    await server?.stop();
+  });
+  return {
+    get server(): TestServer {
+      return server!;
+    },
+    get browser(): Browser {
+      return browser!;
+    },
+    /** A fresh profile logged in as `name`, closed when the suite ends. */
+    async open(name: string, viewport?: { width: number; height: number }): Promise<User> {
+      const u = await openUser(browser!, server!.url, name, viewport);
+      users.push(u);
+      return u;
+    },
+    /** Closes with the suite a user made elsewhere. */
+    track(u: User): void {
+      users.push(u);
+    },
+  };
+}
