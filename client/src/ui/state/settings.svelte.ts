@@ -113,7 +113,7 @@ export class SettingsState {
     this.#store.saveSettings(patch).catch((e: unknown) => this.#env.onStorageError(e));
   }
 
-  /** 'system' leaves the choice to the prefers-color-scheme media query in theme.css. */
+  /** 'system' leaves the choice to the system: theme.css colours use light-dark() with color-scheme "light dark". */
   #applyTheme(): void {
     const root = this.#env.root;
     if (this.#theme === 'system') delete root.dataset.theme;
