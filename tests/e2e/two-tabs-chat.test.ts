@@ -28,6 +28,9 @@ describe('two browser tabs chatting', () => {
     // Each sees the other in the member list, connected and verified by the handshake.
     await waitConnected(an.page, 'Binh');
     await waitConnected(binh.page, 'An');
+    // Connection info: a direct path (no TURN in this network) with a measured round trip.
+    const path = an.page.locator('[data-testid="member"][data-username="Binh"] [data-testid="path"]');
+    await path.filter({ hasText: /^Direct · [\d.]+ ms$/ }).waitFor();
 
     const secretA = 'xin chào Bình, secret-a-7f3c';
     const secretB = 'hello An, secret-b-91d2';

@@ -29,6 +29,8 @@ const HISTORY_PAGE_BYTES = 160 * 1024;
 const HISTORY_MAX_PAGES = 200;
 /** How many recently shown message ids are remembered to avoid showing one twice. */
 const RECENT_IDS_MAX = 5_000;
+/** How often a member's round-trip time and path are refreshed while the channel is open. */
+const LINK_STATS_INTERVAL_MS = 5_000;
 
 export interface MemberView {
   username: string;
@@ -40,6 +42,10 @@ export interface MemberView {
   connection: PeerState | 'blocked' | 'none';
   error?: ChatError;
   typing: boolean;
+  /** Round-trip time of the channel, when measured. */
+  rttMs?: number;
+  /** Whether the channel goes through a TURN relay rather than directly. */
+  relayed?: boolean;
 }
 
 export type NoticeKind = 'joined' | 'left' | 'back' | 'key-changed' | 'verify-failed' | 'rejected-frame' | 'refused-message' | 'deleted';
@@ -345,6 +351,7 @@ export class RoomSession {
       if (state === 'open') {
         void this.#flushOutbox(key);
         void this.#requestHistory(session);
+        this.#watchLink(key, session);
       }
       if (state === 'failed' && error) this.#notice('verify-failed', view.username, error.message, error.code);
       if ((state === 'failed' || state === 'closed') && !this.#isInRoster(key)) this.#markGone(key);
@@ -585,6 +592,21 @@ export class RoomSession {
     this.#recentIds.add(id);
     if (this.#recentIds.size > RECENT_IDS_MAX) this.#recentIds.delete(this.#recentIds.values().next().value!);
     return true;
+  }
+
+  /** Keeps the member's round-trip time and direct/relayed path up to date while open. */
+  #watchLink(key: string, session: PeerSession): void {
+    const sample = async () => {
+      if (!session.isOpen || this.#left) return;
+      const stats = await session.link.stats().catch(() => null);
+      const view = this.#members.get(key);
+      if (!stats || !view || this.#slots.get(key)?.session !== session) return;
+      if (stats.rttMs !== null) view.rttMs = Math.round(stats.rttMs * 10) / 10;
+      if (stats.relayed !== null) view.relayed = stats.relayed;
+      this.#events.emit('changed');
+      setTimeout(() => void sample(), LINK_STATS_INTERVAL_MS);
+    };
+    setTimeout(() => void sample(), 500);
   }
 
   // ---- history sync ----------------------------------------------------------------
