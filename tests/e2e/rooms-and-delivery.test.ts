@@ -1,7 +1,7 @@
 import { pbkdf2Sync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { createRoom, joinRoom, roomAction, messages, sendMessage, waitConnected } from '../support/browser.ts';
+import { createRoom, joinRoom, login, roomAction, messages, sendMessage, waitConnected } from '../support/browser.ts';
 import { browserSuite } from '../support/suite.ts';
 
 const notice = (page: Page, text: string) => page.getByTestId('notice').filter({ hasText: text });
@@ -92,6 +92,27 @@ describe('rooms and delivery', () => {
     await expect.poll(() => messages(b.page).filter({ hasText: 'while away' }).count()).toBe(3);
     // Minh, who was there all along, got them as unread while looking at the room list.
     await expect.poll(() => messages(c.page).filter({ hasText: 'while away' }).count()).toBe(3);
+  });
+
+  it('an invite link opens the room directly and asks for its password, which is not in the link', async () => {
+    const a = await open('Phat');
+    await a.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: suite.server.url });
+    await createRoom(a.page, 'invite only', 'hunter2 hunter2');
+    await roomAction(a.page, 'Copy invite link');
+    const link = await a.page.evaluate(() => navigator.clipboard.readText());
+    expect(new URL(link).hash).toBe('#join=invite+only');
+    expect(link).not.toContain('hunter2');
+
+    const context = await suite.browser.newContext();
+    const page = await context.newPage();
+    suite.track({ context, page, name: 'Quan' });
+    await page.goto(link);
+    await login(page, 'Quan');
+    await page.getByLabel('Room password').fill('hunter2 hunter2');
+    await page.getByRole('button', { name: 'Join', exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: /invite only/ }).waitFor();
+    await waitConnected(page, 'Phat');
+    expect(new URL(page.url()).hash).toBe('');
   });
 
   it('a hidden tab shows a system notification for a new message', async () => {

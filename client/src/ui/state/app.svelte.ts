@@ -71,6 +71,8 @@ export interface AppPersistence {
   /** What is stored about a file: verified, failed (and why), still arriving. */
   fileState(id: string): Promise<{ state: string; error?: string } | undefined>;
   createBackup(passphrase: string, includeHistory: boolean): Promise<Uint8Array>;
+  /** A room to join from the invite link the app was opened with, if any. */
+  invite: { room: string; password?: string } | null;
   /** Restores, then the app restarts as the restored user. */
   restoreBackup(file: Uint8Array, passphrase: string): Promise<void>;
 }
@@ -93,6 +95,8 @@ export class AppState {
   notifications = $state<NotificationPermission | 'unsupported'>(
     typeof Notification === 'undefined' ? 'unsupported' : Notification.permission,
   );
+  /** A password room waiting for its password (clicked in the list, or from an invite link). */
+  passwordPrompt = $state<RoomSummary | null>(null);
   /** The user's own switch for system notifications (Settings). */
   notifyWanted = $state(true);
   /** Latest message text for screen readers. */
@@ -153,7 +157,43 @@ export class AppState {
     if (!r.ok) return this.#explain(r.error, r.message);
     this.username = r.value;
     await this.#persist.rememberUsername(r.value);
+    void this.#acceptInvite();
     return null;
+  }
+
+  /** Opened from an invite link: join that room (asking for its password if it has one). */
+  async #acceptInvite(): Promise<void> {
+    const invite = this.#persist.invite;
+    if (!invite) return;
+    this.#persist.invite = null;
+    const known = this.rooms.find((r) => r.name.toLowerCase() === invite.room.toLowerCase());
+    if (known?.locked && !invite.password) {
+      this.passwordPrompt = known;
+      return;
+    }
+    const error = await this.join(invite.room, invite.password ? { password: invite.password } : {});
+    if (error) this.toast(error, 'error');
+  }
+
+  /**
+   * A link that opens this room directly. NOTE: the room travels in the URL fragment,
+   * which browsers never send to any server; a password is never put in it.
+   */
+  inviteLink(view: RoomView): string {
+    const url = new URL(window.location.href);
+    url.search = '';
+    url.hash = new URLSearchParams({ join: view.session.name }).toString();
+    return url.href;
+  }
+
+  async copyInvite(view: RoomView): Promise<void> {
+    const link = this.inviteLink(view);
+    try {
+      await navigator.clipboard.writeText(link);
+      this.toast(this.t('invite.copied'));
+    } catch {
+      this.toast(link);
+    }
   }
 
   /** A returning user is logged in by signing the server's challenge; no typing needed. */

@@ -45,6 +45,7 @@ export async function boot(): Promise<Booted> {
     files: (room, username) => new FileTransfers({ db, identity, username, room }),
   });
   const app = new AppState(client, navigator.languages, {
+    invite: takeInvite(window),
     savedUsername: identity.username ?? null,
     rememberUsername: (username) => keystore.saveIdentity({ ...identity, username }),
     search: async (query, room) =>
@@ -78,4 +79,13 @@ export async function boot(): Promise<Booted> {
   const share = await receiveShare(window);
   client.start();
   return { app, settings, share };
+}
+
+/** Reads (and removes, so a reload does not join again) an invite from the URL fragment. */
+function takeInvite(win: Window): { room: string } | null {
+  const params = new URLSearchParams(win.location.hash.slice(1));
+  const room = params.get('join');
+  if (!room) return null;
+  win.history.replaceState(null, '', win.location.pathname + win.location.search);
+  return { room };
 }
