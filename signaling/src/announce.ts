@@ -34,7 +34,7 @@ export class Announcer {
   /** The roster, to every member of the room on any process. */
   members(key: string, room: RoomView): void {
     if (room.members.length === 0) return;
-    this.#io.to(roomChannel(key)).emit(ServerEvent.Members, { room: room.name, members: room.members });
+    this.#io.to(roomChannel(key)).emit(ServerEvent.Members, { room: room.name, members: room.members, version: room.version });
   }
 
   /** Re-reads rooms changed behind the handlers' back (a dead process swept) and pushes them. */

@@ -266,8 +266,12 @@ export class SignalingHandlers {
     for (const old of outcome.displaced) io.in(old).socketsLeave(roomChannel(name.key));
     state.addRoom(name.key, { name: outcome.room.name, ...(verifier ? { verifier } : {}) });
     await socket.join(roomChannel(name.key));
-    ack({ ok: true, room: outcome.room.name, locked: outcome.room.locked, members: outcome.room.members });
-    announce.members(name.key, outcome.room);
+    // NOTE: read again now that this socket receives the room's pushes: a member who joined
+    // between our seat and our subscription is either in this roster or in a later push,
+    // never in a push we missed. Versions let the client drop rosters that arrive late.
+    const room = (await rooms.get(name.key)) ?? outcome.room;
+    ack({ ok: true, room: room.name, locked: room.locked, members: room.members, version: room.version });
+    announce.members(name.key, room);
     announce.roomsChanged();
   }
 

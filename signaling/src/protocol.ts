@@ -174,14 +174,19 @@ export const AuthProveAck = v.union([
 ]);
 export type AuthProveAck = v.InferOutput<typeof AuthProveAck>;
 
-export const RoomJoinAck = v.union([okAck({ room: RoomName, locked: v.boolean(), members: v.array(Member) }), ErrorAck]);
+/**
+ * Orders rosters: pushes for one room can overtake each other (joins handled concurrently,
+ * several processes), so a client keeps only the roster with the highest version.
+ */
+export const RosterVersion = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
+export const RoomJoinAck = v.union([okAck({ room: RoomName, locked: v.boolean(), members: v.array(Member), version: RosterVersion }), ErrorAck]);
 export type RoomJoinAck = v.InferOutput<typeof RoomJoinAck>;
 
 export const SimpleAck = v.union([okAck({}), ErrorAck]);
 export type SimpleAck = v.InferOutput<typeof SimpleAck>;
 
 export const RoomsPush = v.array(RoomSummary);
-export const MembersPush = v.strictObject({ room: RoomName, members: v.array(Member) });
+export const MembersPush = v.strictObject({ room: RoomName, members: v.array(Member), version: RosterVersion });
 export type MembersPush = v.InferOutput<typeof MembersPush>;
 export const SignalPush = v.strictObject({ room: RoomName, from: SocketId, fromUser: Username, data: SignalData });
 export type SignalPush = v.InferOutput<typeof SignalPush>;

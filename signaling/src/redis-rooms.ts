@@ -19,7 +19,20 @@ import { compareRooms, type JoinOutcome, type JoinRequest, type RoomDirectory, t
  * one-seat-per-user rule hold across processes without locks.
  */
 
-const JOIN = new LuaScript(`
+/** Shared by the scripts that change members. */
+const BUMP_VERSION = `
+-- The roster version: at least Redis's clock in ms (see nextRosterVersion in rooms.ts).
+local function bump(roomHash)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local v = math.max((tonumber(redis.call('HGET', roomHash, 'v')) or 0) + 1, now)
+  local text = string.format('%.0f', v)
+  redis.call('HSET', roomHash, 'v', text)
+  return text
+end
+`;
+
+const JOIN = new LuaScript(`${BUMP_VERSION}
 local prefix, roomKey, sid = ARGV[1], ARGV[2], ARGV[6]
 local name = redis.call('HGET', KEYS[2], 'name')
 local verifier = redis.call('HGET', KEYS[2], 'verifier')
@@ -57,13 +70,13 @@ end
 redis.call('HSET', KEYS[3], sid, ARGV[7])
 redis.call('SADD', prefix .. 'proc:' .. ARGV[10] .. ':members', roomKey .. '\\n' .. sid)
 redis.call('ZADD', KEYS[1], redis.call('HLEN', KEYS[3]), roomKey)
-local out = {'ok', created, name, verifier and '1' or '0', tostring(#displaced)}
+local out = {'ok', created, name, verifier and '1' or '0', bump(KEYS[2]), tostring(#displaced)}
 for _, old in ipairs(displaced) do out[#out + 1] = old end
 for _, m in ipairs(redis.call('HVALS', KEYS[3])) do out[#out + 1] = m end
 return out
 `);
 
-const LEAVE = new LuaScript(`
+const LEAVE = new LuaScript(`${BUMP_VERSION}
 local raw = redis.call('HGET', KEYS[3], ARGV[3])
 if not raw then return {'absent'} end
 redis.call('HDEL', KEYS[3], ARGV[3])
@@ -74,10 +87,10 @@ local left = redis.call('HLEN', KEYS[3])
 if left == 0 then
   redis.call('DEL', KEYS[2])
   redis.call('ZREM', KEYS[1], ARGV[2])
-  return {'left', name, locked}
+  return {'left', name, locked, '0'}
 end
 redis.call('ZADD', KEYS[1], left, ARGV[2])
-local out = {'left', name, locked}
+local out = {'left', name, locked, bump(KEYS[2])}
 for _, m in ipairs(redis.call('HVALS', KEYS[3])) do out[#out + 1] = m end
 return out
 `);
@@ -85,7 +98,7 @@ return out
 const GET = new LuaScript(`
 local name = redis.call('HGET', KEYS[1], 'name')
 if not name then return {} end
-local out = {name, redis.call('HEXISTS', KEYS[1], 'verifier') == 1 and '1' or '0'}
+local out = {name, redis.call('HEXISTS', KEYS[1], 'verifier') == 1 and '1' or '0', redis.call('HGET', KEYS[1], 'v') or '0'}
 for _, m in ipairs(redis.call('HVALS', KEYS[2])) do out[#out + 1] = m end
 return out
 `);
@@ -110,7 +123,7 @@ return out
 `);
 
 /** Removes every member a dead process admitted; returns the room keys it touched. */
-const SWEEP = new LuaScript(`
+const SWEEP = new LuaScript(`${BUMP_VERSION}
 local prefix, id = ARGV[1], ARGV[2]
 if redis.call('EXISTS', prefix .. 'proc:' .. id .. ':alive') == 1 then return {} end
 local index = prefix .. 'proc:' .. id .. ':members'
@@ -128,6 +141,7 @@ for _, entry in ipairs(redis.call('SMEMBERS', index)) do
       redis.call('ZREM', prefix .. 'rooms', roomKey)
     else
       redis.call('ZADD', prefix .. 'rooms', left, roomKey)
+      bump(prefix .. 'room:' .. roomKey)
     end
     touched[#touched + 1] = roomKey
   end
@@ -143,7 +157,7 @@ return touched
  * NOTE: if a stranger re-created the room meanwhile, the restored member meets them in
  * the handshake, where the peer proof (not this directory) keeps password rooms closed.
  */
-const RESTORE = new LuaScript(`
+const RESTORE = new LuaScript(`${BUMP_VERSION}
 if redis.call('HEXISTS', KEYS[3], ARGV[5]) == 1 then return 0 end
 if redis.call('EXISTS', KEYS[2]) == 0 then
   redis.call('HSET', KEYS[2], 'name', ARGV[3])
@@ -152,6 +166,7 @@ end
 redis.call('HSET', KEYS[3], ARGV[5], ARGV[6])
 redis.call('SADD', ARGV[1] .. 'proc:' .. ARGV[7] .. ':members', ARGV[2] .. '\\n' .. ARGV[5])
 redis.call('ZADD', KEYS[1], redis.call('HLEN', KEYS[3]), ARGV[2])
+bump(KEYS[2])
 return 1
 `);
 
@@ -237,23 +252,23 @@ export class RedisRoomDirectory implements RoomDirectory {
     if (status === 'room-full' || status === 'bad-password' || status === 'room-is-open' || status === 'no-such-room') {
       return { ok: false, reason: status };
     }
-    if (status !== 'ok' || r.length < 5) throw new Error('unexpected reply from the join script');
-    const nDisplaced = Number(r[4]);
-    const displaced = r.slice(5, 5 + nDisplaced);
-    const members = decodeMembers(r.slice(5 + nDisplaced));
-    return { ok: true, created: r[1] === '1', displaced, room: { name: r[2]!, locked: r[3] === '1', members } };
+    if (status !== 'ok' || r.length < 6) throw new Error('unexpected reply from the join script');
+    const nDisplaced = Number(r[5]);
+    const displaced = r.slice(6, 6 + nDisplaced);
+    const members = decodeMembers(r.slice(6 + nDisplaced));
+    return { ok: true, created: r[1] === '1', displaced, room: { name: r[2]!, locked: r[3] === '1', members, version: Number(r[4]) } };
   }
 
   async leave(key: string, socketId: string): Promise<RoomView | null> {
     const r = strings(await this.#run(LEAVE, this.#roomKeys(key), [this.#p, key, socketId]));
     if (r[0] !== 'left') return null;
-    return { name: r[1]!, locked: r[2] === '1', members: decodeMembers(r.slice(3)) };
+    return { name: r[1]!, locked: r[2] === '1', version: Number(r[3]), members: decodeMembers(r.slice(4)) };
   }
 
   async get(key: string): Promise<RoomView | null> {
     const r = strings(await this.#run(GET, [this.#roomKey(key), this.#membersKey(key)], []));
-    if (r.length < 2) return null;
-    return { name: r[0]!, locked: r[1] === '1', members: decodeMembers(r.slice(2)) };
+    if (r.length < 3) return null;
+    return { name: r[0]!, locked: r[1] === '1', version: Number(r[2]), members: decodeMembers(r.slice(3)) };
   }
 
   async shared(key: string, socketIds: string[]): Promise<string | null> {

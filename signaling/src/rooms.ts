@@ -8,6 +8,16 @@ export interface RoomView {
   name: string;
   locked: boolean;
   members: Member[];
+  /** Grows with every change of members, across restarts too (see nextRosterVersion). */
+  version: number;
+}
+
+/**
+ * The version after a change: at least the wall clock in ms, so a room re-created after a
+ * restart (memory lost, Redis flushed) still outranks every roster a member saw before.
+ */
+export function nextRosterVersion(previous: number, nowMs: number): number {
+  return Math.max(previous + 1, nowMs);
 }
 
 export type JoinRefusal = 'room-full' | 'bad-password' | 'room-is-open' | 'no-such-room';
@@ -60,6 +70,7 @@ interface Room {
   verifier?: string;
   /** socket id -> member, plus the user key for the one-seat rule. */
   members: Map<string, { member: Member; userKey: string }>;
+  version: number;
 }
 
 function equalDigests(a: string, b: string): boolean {
@@ -85,7 +96,7 @@ export class MemoryRoomDirectory implements RoomDirectory {
     let created = false;
     if (!room) {
       if (!req.create) return { ok: false, reason: 'no-such-room' };
-      room = { name: req.name, members: new Map(), ...(req.verifier ? { verifier: req.verifier } : {}) };
+      room = { name: req.name, members: new Map(), version: 0, ...(req.verifier ? { verifier: req.verifier } : {}) };
       created = true;
     } else if (room.verifier) {
       // NOTE: constant-time, so response timing does not leak the verifier byte by byte.
@@ -101,6 +112,7 @@ export class MemoryRoomDirectory implements RoomDirectory {
       for (const sid of displaced) room.members.delete(sid);
     }
     room.members.set(req.member.socketId, { member: req.member, userKey: req.userKey });
+    room.version = nextRosterVersion(room.version, Date.now());
     if (created) this.#rooms.set(req.key, room);
     return { ok: true, room: view(room), created, displaced };
   }
@@ -108,6 +120,7 @@ export class MemoryRoomDirectory implements RoomDirectory {
   async leave(key: string, socketId: string): Promise<RoomView | null> {
     const room = this.#rooms.get(key);
     if (!room || !room.members.delete(socketId)) return null;
+    room.version = nextRosterVersion(room.version, Date.now());
     if (room.members.size === 0) this.#rooms.delete(key);
     return view(room);
   }
@@ -140,5 +153,5 @@ export class MemoryRoomDirectory implements RoomDirectory {
 }
 
 function view(room: Room): RoomView {
-  return { name: room.name, locked: room.verifier !== undefined, members: [...room.members.values()].map((m) => m.member) };
+  return { name: room.name, locked: room.verifier !== undefined, members: [...room.members.values()].map((m) => m.member), version: room.version };
 }

@@ -3,6 +3,7 @@ import { io, type Socket } from 'socket.io-client';
 import {
   ClientEvent,
   loginChallengeText,
+  type Member,
   type MembersPush,
   type NoticePush,
   PROTOCOL_VERSION,
@@ -65,6 +66,8 @@ export class SignalingTestClient {
   readonly signals: SignalPush[] = [];
   readonly notices: NoticePush[] = [];
   readonly roomLists: RoomSummary[][] = [];
+  /** Rosters from join acknowledgements, which count as much as pushes. */
+  readonly #joinRosters: MembersPush[] = [];
   #waiters = new Set<() => void>();
 
   private constructor(socket: Socket) {
@@ -124,8 +127,17 @@ export class SignalingTestClient {
     return this.request(ClientEvent.AuthProve, { signature });
   }
 
-  join(room: string, opts: { create?: boolean; joinToken?: string } = {}): Promise<Ack> {
-    return this.request(ClientEvent.RoomJoin, { room, create: opts.create ?? true, ...(opts.joinToken ? { joinToken: opts.joinToken } : {}) });
+  async join(room: string, opts: { create?: boolean; joinToken?: string } = {}): Promise<Ack> {
+    const ack = await this.request(ClientEvent.RoomJoin, { room, create: opts.create ?? true, ...(opts.joinToken ? { joinToken: opts.joinToken } : {}) });
+    if (ack.ok) this.#joinRosters.push({ room: String(ack.room), members: ack.members as Member[], version: Number(ack.version) });
+    return ack;
+  }
+
+  /** Usernames in the highest-versioned roster of `room` received so far (what a client keeps). */
+  newestRoster(room: string): string[] {
+    let best: MembersPush | undefined;
+    for (const r of [...this.#joinRosters, ...this.members]) if (r.room === room && (!best || r.version > best.version)) best = r;
+    return (best?.members ?? []).map((m) => m.username).sort();
   }
 
   leave(room: string): Promise<Ack> {

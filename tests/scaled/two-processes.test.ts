@@ -89,6 +89,18 @@ describe.skipIf(!haveRedis)(`two server processes on one Redis${haveRedis ? '' :
     expect(one.running && two.running).toBe(true);
   }, 120_000);
 
+  it('members joining at once through both processes all end with the full roster', async () => {
+    const names = Array.from({ length: 10 }, (_, i) => `Rush${i}`);
+    const crowd = await Promise.all(names.map(async (n, i) => user(i % 2 ? two : one, n, await webCryptoIdentity())));
+    expect((await crowd[0]!.join('rush hour')).ok).toBe(true);
+    await Promise.all(crowd.slice(1).map((c) => c.join('rush hour', { create: false })));
+    for (const c of crowd) {
+      await c.waitFor(() => c.newestRoster('rush hour').length === names.length, 'everyone in the newest roster');
+      expect(c.newestRoster('rush hour')).toEqual([...names].sort());
+    }
+    await Promise.all(crowd.map((c) => c.leave('rush hour')));
+  });
+
   it('a crashed process\'s members leave the rooms; a stopped one says goodbye', async () => {
     const chi = await user(one, 'Chi', await webCryptoIdentity());
     const dung = await user(two, 'Dũng', await webCryptoIdentity());

@@ -1,5 +1,6 @@
 import type { Member, RoomSummary, SignalData } from '../../signaling/src/protocol.ts';
 import { normalizeRoomName, ServerError } from '../../signaling/src/protocol.ts';
+import { nextRosterVersion } from '../../signaling/src/rooms.ts';
 import { ChatClient } from '../../client/src/core/chat/chat-client.ts';
 import { createMemoryStorage } from '../../client/src/core/chat/memory-storage.ts';
 import type { ChatStorage } from '../../client/src/core/chat/ports.ts';
@@ -16,7 +17,7 @@ import { Emitter } from '../../client/src/core/util/emitter.ts';
  */
 export class MemoryHub {
   readonly #sockets = new Map<string, MemorySignaling>();
-  readonly #rooms = new Map<string, { name: string; members: Member[] }>();
+  readonly #rooms = new Map<string, { name: string; members: Member[]; version: number }>();
   readonly #offers = new Map<string, MemoryLink>();
   readonly links: MemoryLink[] = [];
   rewriteMembers: ((members: Member[]) => Member[]) | null = null;
@@ -37,18 +38,20 @@ export class MemoryHub {
     }
   }
 
-  join(key: string, name: string, member: Member): { name: string; members: Member[] } {
-    const room = this.#rooms.get(key) ?? { name, members: [] };
+  join(key: string, name: string, member: Member): { name: string; members: Member[]; version: number } {
+    const room = this.#rooms.get(key) ?? { name, members: [], version: 0 };
     room.members = [...room.members.filter((m) => m.username.toLowerCase() !== member.username.toLowerCase()), member];
+    room.version = nextRosterVersion(room.version, Date.now());
     this.#rooms.set(key, room);
     this.#push(key);
-    return { name: room.name, members: this.#view(room.members) };
+    return { name: room.name, members: this.#view(room.members), version: room.version };
   }
 
   leave(key: string, socketId: string): void {
     const room = this.#rooms.get(key);
     if (!room) return;
     room.members = room.members.filter((m) => m.socketId !== socketId);
+    room.version = nextRosterVersion(room.version, Date.now());
     this.#push(key);
   }
 
@@ -63,7 +66,7 @@ export class MemoryHub {
 
   #push(key: string): void {
     const room = this.#rooms.get(key)!;
-    for (const m of room.members) this.#sockets.get(m.socketId)?.deliver('members', { room: room.name, members: this.#view(room.members) });
+    for (const m of room.members) this.#sockets.get(m.socketId)?.deliver('members', { room: room.name, members: this.#view(room.members), version: room.version });
   }
 
   relay(from: MemorySignaling, room: string, to: string, data: SignalData): boolean {
@@ -149,7 +152,7 @@ export class MemorySignaling implements SignalingLink {
     const name = normalizeRoomName(req.room);
     if (!name.ok || !this.socketId) return { ok: false as const, error: ServerError.Malformed, message: 'bad room' };
     const r = this.#hub.join(name.key, name.name, { socketId: this.socketId, username: this.username!, publicKey: this.#publicKey });
-    return { ok: true as const, room: r.name, locked: false, members: r.members };
+    return { ok: true as const, room: r.name, locked: false, members: r.members, version: r.version };
   }
   async leaveRoom(req: { room: string }) {
     const name = normalizeRoomName(req.room);

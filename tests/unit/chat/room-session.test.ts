@@ -104,6 +104,37 @@ describe('room session over in-memory links', () => {
     expect(await texts(binh, 'outbox')).toEqual(['queued 1', 'queued 2', 'queued 3']);
   });
 
+  it('a roster older than one already applied is ignored: nobody is marked gone by a late push', async () => {
+    const hub = new MemoryHub();
+    const [an, binh] = [await meshUser(hub, 'An'), await meshUser(hub, 'Binh')];
+    const [a] = await joinAll([an, binh], 'order');
+    const seen = notices(a!);
+    const me = { socketId: an.signaling.socketId!, username: 'An', publicKey: toB64u(an.client.identity.publicKey) };
+    an.signaling.deliver('members', { room: 'order', members: [me], version: 1 });
+    await new Promise((r) => setTimeout(r, 30));
+    expect(a!.member('Binh')?.online).toBe(true);
+    expect(seen.filter((n) => n.kind === 'left')).toHaveLength(0);
+  });
+
+  it('a roster pushed while our join is on its way is not lost', async () => {
+    const hub = new MemoryHub();
+    const [an, binh, chi] = [await meshUser(hub, 'An'), await meshUser(hub, 'Binh'), await meshUser(hub, 'Chi')];
+    await joinAll([an, binh], 'race');
+    // Chi's join is answered with a roster that predates Binh, and the roster with Binh is
+    // pushed before that answer arrives: what a busy server can do.
+    const realJoin = chi.signaling.joinRoom.bind(chi.signaling);
+    chi.signaling.joinRoom = async (req) => {
+      const r = await realJoin(req);
+      if (!r.ok) return r;
+      chi.signaling.deliver('members', { room: r.room, members: r.members, version: r.version });
+      await new Promise((res) => setTimeout(res, 10));
+      return { ...r, members: r.members.filter((m) => m.username !== 'Binh'), version: r.version - 1 };
+    };
+    const joined = await chi.client.joinRoom('race');
+    if (!joined.ok) throw new Error(joined.message);
+    await until(() => joined.value.member('Binh')?.online === true && joined.value.member('An')?.online === true);
+  });
+
   it('a server announcing another key for a known user blocks sending to them', async () => {
     const hub = new MemoryHub();
     const [an, binh] = [await meshUser(hub, 'An'), await meshUser(hub, 'Binh')];

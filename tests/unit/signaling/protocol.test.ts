@@ -118,8 +118,10 @@ describe('event schemas', () => {
   });
 
   it('validate pushes on the client side too (a lying server is caught)', () => {
-    expect(parse(MembersPush, { room: 'r', members: [{ socketId: 's', username: 'An', publicKey: KEY }] }).ok).toBe(true);
-    expect(parse(MembersPush, { room: 'r', members: [{ socketId: 's', username: 'a\u200Bn', publicKey: KEY }] }).ok).toBe(false);
+    expect(parse(MembersPush, { room: 'r', members: [{ socketId: 's', username: 'An', publicKey: KEY }], version: 1 }).ok).toBe(true);
+    expect(parse(MembersPush, { room: 'r', members: [{ socketId: 's', username: 'a\u200Bn', publicKey: KEY }], version: 1 }).ok).toBe(false);
+    expect(parse(MembersPush, { room: 'r', members: [], version: -1 }).ok).toBe(false);
+    expect(parse(MembersPush, { room: 'r', members: [] }).ok).toBe(false);
     expect(parse(SignalPush, { room: 'r', from: 's', fromUser: 'An', data: { type: 'offer', sdp: '' }, extra: 1 }).ok).toBe(false);
   });
 

@@ -24,6 +24,16 @@ describe('signal relay', () => {
     expect(binh.signals[0]).toEqual({ room: 'lop 12a', from: an.id, fromUser: 'An', data: { type: 'offer', sdp: 'v=0 hello' } });
   });
 
+  it('members joining at once all end with the full roster (the newest version wins)', async () => {
+    const names = Array.from({ length: 8 }, (_, i) => `Crowd${i}`);
+    const clients = await Promise.all(names.map((n) => loggedIn(cleanup, server.url, n)));
+    await Promise.all(clients.map((c) => c.join('rush hour')));
+    for (const c of clients) {
+      await c.waitFor(() => c.newestRoster('rush hour').length === names.length, 'everyone in the newest roster');
+      expect(c.newestRoster('rush hour')).toEqual([...names].sort());
+    }
+  });
+
   it('refuses a forged sender: extra fields are malformed and nothing is relayed', async () => {
     const an = await loggedIn(cleanup, server.url, 'Forger');
     const binh = await loggedIn(cleanup, server.url, 'Victim');

@@ -87,6 +87,19 @@ function directoryBehaviour(name: string, make: () => Promise<RoomDirectory>) {
       expect(await rooms.count()).toBeGreaterThanOrEqual(4);
     });
 
+    it('versions every roster: each change of members outranks the one before', async () => {
+      const a = await rooms.join(req('v1', 'An', 'Versions'));
+      const b = await rooms.join(req('v2', 'Binh', 'Versions'));
+      const left = await rooms.leave('versions', 'v1');
+      if (!a.ok || !b.ok || !left) throw new Error('join or leave refused');
+      expect(b.room.version).toBeGreaterThan(a.room.version);
+      expect(left.version).toBeGreaterThan(b.room.version);
+      expect((await rooms.get('versions'))?.version).toBe(left.version);
+      // At least the clock: a room re-created after a restart still outranks old rosters.
+      expect(a.room.version).toBeGreaterThanOrEqual(Date.now() - 60_000);
+      await rooms.leave('versions', 'v2');
+    });
+
     it('admits exactly the cap when many join at once', async () => {
       const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => rooms.join(req(`c${i}`, `crowd${i}`, 'Crowd'))));
       expect(outcomes.filter((o) => o.ok)).toHaveLength(MAX);

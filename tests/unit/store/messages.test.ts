@@ -106,6 +106,10 @@ describe('messages', () => {
     const times = synced.map((m) => m.sentAt);
     expect(times).toEqual([...times].sort((a, b) => a - b));
 
+    // Usernames are case-insensitive: asked for as 'Binh', the same messages.
+    const cased = await messagesSince(db, 'general', T0, 100, { visibleTo: 'Binh' });
+    expect(cased.map((m) => m.id).sort()).toEqual([...ids].sort());
+
     // From a later time only.
     const late = await messagesSince(db, 'general', T0 + 10, 100);
     expect(late.every((m) => m.sentAt >= T0 + 10)).toBe(true);

@@ -4,6 +4,8 @@ import {
   normalizeUsername,
   ServerError,
   type IceServer,
+  type MembersPush,
+  type RoomJoinAck,
   type RoomSummary,
 } from '../../../../signaling/src/protocol.ts';
 import { toB64u, utf8 } from '../crypto/bytes.ts';
@@ -38,6 +40,11 @@ export interface ChatClientDeps {
   identity: Identity;
   storage: ChatStorage;
   now?: () => number;
+  /**
+   * Re-join the rooms saved in storage at the first login, as a reloaded tab does (the
+   * default). A bot named on its command line for one room turns it off.
+   */
+  rejoinSavedRooms?: boolean;
 }
 
 interface JoinedRoom {
@@ -55,6 +62,8 @@ export class ChatClient {
   readonly #deps: ChatClientDeps;
   readonly #events = new Emitter<ChatClientEvents>();
   readonly #joined = new Map<string, JoinedRoom>();
+  /** Rooms whose join request is in flight, with the newest roster pushed meanwhile. */
+  readonly #entering = new Map<string, MembersPush | null>();
   #status: ClientStatus = 'offline';
   #username: string | null = null;
   #rooms: RoomSummary[] = [];
@@ -71,7 +80,14 @@ export class ChatClient {
     });
     s.on('members', (push) => {
       const name = normalizeRoomName(push.room);
-      if (name.ok) void this.#joined.get(name.key)?.session.applyRoster(push.members);
+      if (!name.ok) return;
+      const joined = this.#joined.get(name.key);
+      if (joined) return void joined.session.applyRoster(push);
+      // Our join is on its way: this push may be newer than the roster its answer carries.
+      if (this.#entering.has(name.key)) {
+        const held = this.#entering.get(name.key);
+        if (!held || held.version < push.version) this.#entering.set(name.key, push);
+      }
     });
     s.on('signal', (push) => {
       const name = normalizeRoomName(push.room);
@@ -122,7 +138,7 @@ export class ChatClient {
       for (const [key, j] of this.#joined) {
         const r = await this.#deps.signaling.joinRoom({ room: j.session.name, create: true, ...(j.joinToken ? { joinToken: j.joinToken } : {}) });
         if (!r.ok) this.#events.emit('problem', `could not re-join ${j.session.name}: ${r.message}`);
-        else await this.#joined.get(key)?.session.applyRoster(r.members);
+        else await this.#joined.get(key)?.session.applyRoster(r);
       }
     }
   }
@@ -147,7 +163,7 @@ export class ChatClient {
     this.#iceServers = proved.iceServers;
     this.#rooms = proved.rooms;
     this.#events.emit('rooms', proved.rooms);
-    if (first) void this.#rejoinSaved();
+    if (first && this.#deps.rejoinSavedRooms !== false) void this.#rejoinSaved();
     return { ok: true, value: proved.username };
   }
 
@@ -182,11 +198,19 @@ export class ChatClient {
   ): Promise<Result<RoomSession>> {
     if (!this.#username) return { ok: false, error: ServerError.NotAuthenticated, message: 'log in first' };
     const secrets = opts.secrets;
-    const r = await this.#deps.signaling.joinRoom({
-      room: displayName,
-      ...(secrets ? { joinToken: secrets.joinTokenB64u } : {}),
-      ...(opts.create ? { create: true } : {}),
-    });
+    if (!this.#joined.has(key)) this.#entering.set(key, null);
+    let r: RoomJoinAck;
+    let pushed: MembersPush | null | undefined;
+    try {
+      r = await this.#deps.signaling.joinRoom({
+        room: displayName,
+        ...(secrets ? { joinToken: secrets.joinTokenB64u } : {}),
+        ...(opts.create ? { create: true } : {}),
+      });
+    } finally {
+      pushed = this.#entering.get(key);
+      this.#entering.delete(key);
+    }
     if (!r.ok) return { ok: false, error: r.error, message: r.message };
     const already = this.#joined.get(key);
     if (already) return { ok: true, value: already.session };
@@ -205,11 +229,14 @@ export class ChatClient {
     );
     const saved: SavedRoom = { key, name: r.room, locked: r.locked, ...(secrets ? { joinToken: secrets.joinTokenB64u, peerProofKey: secrets.peerProofKey } : {}) };
     this.#joined.set(key, { session, saved, ...(secrets ? { joinToken: secrets.joinTokenB64u } : {}) });
+    this.#events.emit('joined', session);
+    // Both rosters go in; the session keeps whichever is newer.
+    const applied = session.applyRoster(r);
+    if (pushed) void session.applyRoster(pushed);
     await this.#deps.storage.rooms
       .save(saved)
       .catch((e: unknown) => this.#events.emit('problem', `this room will not be remembered: ${e instanceof Error ? e.message : String(e)}`));
-    this.#events.emit('joined', session);
-    await session.applyRoster(r.members);
+    await applied;
     return { ok: true, value: session };
   }
 

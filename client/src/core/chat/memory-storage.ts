@@ -21,11 +21,14 @@ export function createMemoryStorage(): ChatStorage {
         return true;
       },
       recent: async (room, limit) => inRoom(room).slice(-limit),
-      since: async (room, after, limit, visibleTo) =>
-        inRoom(room)
+      since: async (room, after, limit, visibleTo) => {
+        // Same rules as the IndexedDB store: names compare case-insensitively.
+        const who = visibleTo?.toLowerCase();
+        return inRoom(room)
           .filter((m) => (typeof after === 'number' ? m.sentAt >= after : m.sentAt > after.sentAt || (m.sentAt === after.sentAt && m.id > after.id)))
-          .filter((m) => m.to === undefined || m.to.toLowerCase() === visibleTo || m.from.toLowerCase() === visibleTo)
-          .slice(0, limit),
+          .filter((m) => who === undefined || m.to === undefined || m.to.toLowerCase() === who || m.from.toLowerCase() === who)
+          .slice(0, limit);
+      },
       markDelivered: async (id, username) => {
         const m = messages.get(id);
         if (!m) return undefined;

@@ -1,5 +1,6 @@
 import type { Member, SignalPush } from '../../../../signaling/src/protocol.ts';
 import { fromB64u, toB64u } from '../crypto/bytes.ts';
+import { computeSafetyNumber } from '../crypto/safety-number.ts';
 import { signEnvelope, verifyEnvelope } from '../crypto/signed.ts';
 import { ChatError, ErrorCode } from '../errors.ts';
 import type { PeerLinkFactory } from '../net/peer-link.ts';
@@ -116,6 +117,7 @@ export class RoomSession {
   readonly #typingTimers = new Map<string, ReturnType<typeof setTimeout>>();
   #rosterSeen = false;
   #lastRoster: Member[] = [];
+  #rosterVersion = 0;
   #lastSentAt = 0;
   /** Outbox writes still in flight, by recipient and message id. */
   readonly #outboxWrites = new Map<string, Promise<unknown>>();
@@ -159,8 +161,17 @@ export class RoomSession {
 
   // ---- roster --------------------------------------------------------------------
 
-  /** Rosters are applied one at a time, in the order they arrived. */
-  applyRoster(members: Member[]): Promise<void> {
+  /**
+   * Rosters are applied one at a time. One older than a roster already taken is dropped:
+   * the server's pushes can overtake each other when several members join at once.
+   */
+  applyRoster(roster: { members: Member[]; version: number }): Promise<void> {
+    if (roster.version < this.#rosterVersion) return this.#rosterQueue;
+    this.#rosterVersion = roster.version;
+    return this.#queueRoster(roster.members);
+  }
+
+  #queueRoster(members: Member[]): Promise<void> {
     const next = this.#rosterQueue.then(() => this.#applyRoster(members));
     this.#rosterQueue = next.catch(() => undefined);
     return next;
@@ -231,7 +242,7 @@ export class RoomSession {
     this.#graceTimer = setTimeout(() => {
       this.#graceTimer = undefined;
       this.#reconnectedAt = null;
-      void this.applyRoster(this.#lastRoster);
+      void this.#queueRoster(this.#lastRoster);
     }, RECONNECT_GRACE_MS);
   }
 
@@ -291,7 +302,7 @@ export class RoomSession {
       view.connection = 'none';
     }
     this.#events.emit('changed');
-    await this.applyRoster(this.#lastRoster);
+    await this.#queueRoster(this.#lastRoster);
   }
 
   async setVerified(username: string, verified: boolean): Promise<void> {
@@ -403,14 +414,13 @@ export class RoomSession {
       const pending = current !== null && current.state === 'connecting' && slot.socketId === push.from;
       const mySocket = this.#deps.signaling.socketId;
       if (pending && current.link.initiator && mySocket !== null && mySocket < push.from) return; // both offered: ours wins
-      if (!pending || current.link.initiator) {
-        // A new offer means the peer started over (it lost its side of the channel, or its
-        // tab reloaded). NOTE: the old channel is closed, never renegotiated: the new one
-        // must complete its own signed handshake, so a changed certificate gains nothing.
-        this.#closeSlotSession(slot);
-        slot.socketId = push.from;
-        this.#openSession(key, slot, false);
-      }
+      // Any other offer means the peer started over (it lost its side of the channel, gave up
+      // connecting, or its tab reloaded), even while our answer to its previous offer is still
+      // connecting. NOTE: the old channel is closed, never renegotiated: the new one must
+      // complete its own signed handshake, so a changed certificate gains nothing.
+      this.#closeSlotSession(slot);
+      slot.socketId = push.from;
+      this.#openSession(key, slot, false);
     }
     if (slot.socketId !== push.from) return;
     slot.session?.acceptSignal(push.data);
@@ -741,6 +751,17 @@ export class RoomSession {
   pinnedKey(username: string): Uint8Array | null {
     const v = this.#members.get(username.toLowerCase());
     return v ? fromB64u(v.publicKey) : null;
+  }
+
+  /**
+   * The 60 digits two people compare out of band to verify each other, or null when
+   * `username` was never in this room. Every client (web, terminal) shows the same digits
+   * because the parties are the lower-cased names and the pinned keys, in this one place.
+   */
+  async safetyNumber(username: string): Promise<string | null> {
+    const theirs = this.pinnedKey(username);
+    if (!theirs) return null;
+    return computeSafetyNumber({ username: this.#me, publicKey: this.#deps.identity.publicKey }, { username: username.toLowerCase(), publicKey: theirs });
   }
 
   static encodeKey(raw: Uint8Array): string {

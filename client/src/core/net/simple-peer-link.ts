@@ -8,21 +8,23 @@ import { BUFFER_LOW_WATER } from './limits.ts';
 /** Chromium's and Firefox's SCTP default when the remote description does not say. */
 const DEFAULT_MAX_MESSAGE = 64 * 1024;
 
-/** Adapter from simple-peer to our PeerLink. `wrtc` supplies WebRTC outside browsers. */
+/**
+ * Adapter from simple-peer to our PeerLink. Outside browsers simple-peer 10 takes WebRTC
+ * from webrtc-polyfill (libdatachannel), so no `wrtc` option is needed or honoured.
+ */
 export class SimplePeerLink implements PeerLink {
   readonly initiator: boolean;
   readonly #peer: SimplePeer;
   readonly #events = new Emitter<PeerLinkEvents>();
   #closed = false;
 
-  constructor(opts: { initiator: boolean; iceServers: RTCIceServer[]; wrtc?: unknown }) {
+  constructor(opts: { initiator: boolean; iceServers: RTCIceServer[] }) {
     this.initiator = opts.initiator;
     this.#peer = new SimplePeer({
       initiator: opts.initiator,
       trickle: true,
       objectMode: true,
       config: { iceServers: opts.iceServers },
-      ...(opts.wrtc ? { wrtc: opts.wrtc } : {}),
     });
     this.#peer.on('signal', (data) => this.#events.emit('signal', data as SignalData));
     this.#peer.on('connect', () => {
@@ -118,6 +120,6 @@ export class SimplePeerLink implements PeerLink {
   }
 }
 
-export function simplePeerFactory(wrtc?: unknown): PeerLinkFactory {
-  return { create: (opts) => new SimplePeerLink({ ...opts, ...(wrtc ? { wrtc } : {}) }) };
+export function simplePeerFactory(): PeerLinkFactory {
+  return { create: (opts) => new SimplePeerLink(opts) };
 }

@@ -50,8 +50,13 @@ export async function addMessages(db: ChatDatabase, inputs: readonly NewMessage[
 
   return wrapQuota(() =>
     db.transaction('rw', db.messages, db.rooms, async () => {
-      const existing = await db.messages.where(':id').anyOf([...candidates.keys()]).primaryKeys();
-      for (const id of existing) candidates.delete(id);
+      // Looked up key by key: `where(':id').anyOf(ids)` walks a cursor across the key range
+      // the ids span, and random ids span the whole table, so each batch cost O(table).
+      const ids = [...candidates.keys()];
+      const existing = await db.messages.bulkGet(ids);
+      existing.forEach((row, i) => {
+        if (row) candidates.delete(ids[i] as string);
+      });
       const rows = [...candidates.values()];
       await db.messages.bulkAdd(rows);
 
@@ -119,7 +124,9 @@ export async function messagesSince(
   let rows = roomRange(db, room, cursor ? cursor.sentAt : since);
   if (cursor) rows = rows.filter((m) => m.sentAt > cursor.sentAt || m.id > cursor.id);
   if (visibleTo !== undefined) {
-    rows = rows.filter((m) => m.to === undefined || m.to === visibleTo || m.from === visibleTo);
+    // Names compare as usernames do: case-insensitively ("Binh" and "binh" are one user).
+    const who = visibleTo.toLowerCase();
+    rows = rows.filter((m) => m.to === undefined || m.to.toLowerCase() === who || m.from.toLowerCase() === who);
   }
   return rows.limit(limit).toArray();
 }

@@ -2,7 +2,6 @@ import type { RoomSummary } from '../../../../signaling/src/protocol.ts';
 import type { ChatClient, ClientStatus } from '../../core/chat/chat-client.ts';
 import type { ChatMessage } from '../../core/chat/ports.ts';
 import type { MemberView, Notice, RoomSession, TimelineItem } from '../../core/chat/room-session.ts';
-import { computeSafetyNumber } from '../../core/crypto/safety-number.ts';
 import { pickLanguage, translate, type Language, type MessageKey } from '../i18n.ts';
 
 export interface Toast {
@@ -293,13 +292,8 @@ export class AppState {
     return this.#persist.restoreBackup(file, passphrase);
   }
 
-  safetyNumber(room: RoomSession, username: string): Promise<string> {
-    const theirs = room.pinnedKey(username);
-    if (!theirs || !this.username) return Promise.resolve('');
-    return computeSafetyNumber(
-      { username: this.username.toLowerCase(), publicKey: this.client.identity.publicKey },
-      { username: username.toLowerCase(), publicKey: theirs },
-    );
+  async safetyNumber(room: RoomSession, username: string): Promise<string> {
+    return (await room.safetyNumber(username)) ?? '';
   }
 
   #explain(code: string, message: string): string {
