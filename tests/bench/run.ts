@@ -93,6 +93,7 @@ async function main(): Promise<number> {
     { name: 'channel', budgetMs: 3 * MINUTE, run: async (ctx) => (await import('./channel.ts')).runChannelBench(ctx) },
     { name: 'chat', budgetMs: 6 * MINUTE, run: async (ctx) => (await import('./chat-latency.ts')).runChatLatencyBench(ctx) },
     { name: 'files', budgetMs: 6 * MINUTE, run: async (ctx) => (await import('./files.ts')).runFilesBench(ctx) },
+    { name: 'room-fanout', budgetMs: 2 * MINUTE, run: async () => (await import('./room-fanout.ts')).runRoomFanoutBench() },
   ];
   const signaling = await signalingGroup();
   if (signaling) groups.push(signaling);
