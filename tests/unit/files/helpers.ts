@@ -151,7 +151,8 @@ export function watchChunkWrites(db: ChatDatabase, onPut: () => void, delayMs = 
           ...table,
           mutate: async (req) => {
             const res = await table.mutate(req);
-            if (req.type === 'put') onPut();
+            // One call per chunk, also when a batch of chunks is put at once.
+            if (req.type === 'put') for (let k = 0; k < req.values.length; k++) onPut();
             return res;
           },
         };

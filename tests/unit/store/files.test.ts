@@ -9,6 +9,7 @@ import {
   discardFile,
   lastContiguousChunk,
   putChunk,
+  putChunks,
   readFileBlob,
   setFileState,
 } from '../../../client/src/core/store/files.ts';
@@ -64,6 +65,19 @@ describe('files', () => {
     expect(await putChunk(db, file.id, 0, new Uint8Array([1]))).toBe(1);
     expect(await putChunk(db, file.id, 0, new Uint8Array([2]))).toBe(1);
     expect(await countChunks(db, file.id)).toBe(1);
+  });
+
+  it('stores a batch of chunks in one go, counting resent ones once and refusing any out of range', async () => {
+    const db = fresh();
+    const file = makeFile({ chunkCount: 6 });
+    await addFile(db, file, clock);
+    expect(await putChunk(db, file.id, 1, new Uint8Array([1]))).toBe(1);
+    expect(await putChunks(db, file.id, [0, 1, 2, 3].map((index) => ({ index, data: new Blob([new Uint8Array([index])]) })))).toBe(4);
+    expect(await countChunks(db, file.id)).toBe(4);
+    await expect(putChunks(db, file.id, [{ index: 4, data: new Uint8Array([4]) }, { index: 6, data: new Uint8Array([6]) }])).rejects.toMatchObject({ code: ErrorCode.FileOrder });
+    // All or nothing: chunk 4 was not stored with the bad one.
+    expect(await countChunks(db, file.id)).toBe(4);
+    expect(await lastContiguousChunk(db, file.id)).toBe(3);
   });
 
   it('knows where to resume an interrupted transfer', async () => {

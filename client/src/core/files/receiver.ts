@@ -2,7 +2,7 @@ import { createSHA256, type IHasher } from 'hash-wasm';
 import type { PeerSession } from '../chat/peer-session.ts';
 import { ChatError, ErrorCode, isChatError } from '../errors.ts';
 import type { ChatDatabase, FileState } from '../store/db.ts';
-import { countChunks, discardFile, lastContiguousChunk, putChunk, setFileState } from '../store/files.ts';
+import { countChunks, discardFile, lastContiguousChunk, putChunks, setFileState } from '../store/files.ts';
 import type { ChunkHeader, FileCancelReason } from '../net/wire.ts';
 import { Emitter } from '../util/emitter.ts';
 import { ACK_EVERY_BYTES, ACK_MAX_DELAY_MS, RECEIVER_QUEUE_LIMIT_BYTES } from './limits.ts';
@@ -64,6 +64,8 @@ export class TransferReceiver {
   #resumedOn: PeerSession | null = null;
   #queue: Promise<void> = Promise.resolve();
   #queuedBytes = 0;
+  /** Chunks arrived and not yet taken by a store task; a task takes all of them at once. */
+  #arrived: { session: PeerSession; header: ChunkHeader; data: Uint8Array }[] = [];
   /** Next chunk index expected; also the number stored and hashed. */
   #next = 0;
   #lastAcked = -1;
@@ -199,11 +201,17 @@ export class TransferReceiver {
       void this.#fail(new ChatError(ErrorCode.FileOrder, this.#discarded('the sender did not wait for acknowledgements')), 'order');
       return;
     }
+    this.#arrived.push({ session, header, data });
+    if (this.#arrived.length > 1) return; // the task already queued takes this one too
     this.#enqueue(async () => {
+      // NOTE: chunks that arrive while the previous batch is being stored wait here and go
+      // to storage together: one transaction per batch instead of one per chunk.
+      const batch = this.#arrived;
+      this.#arrived = [];
       try {
-        await this.#onChunk(session, header, data);
+        await this.#onChunks(batch);
       } finally {
-        this.#queuedBytes -= data.byteLength;
+        for (const c of batch) this.#queuedBytes -= c.data.byteLength;
       }
     });
   }
@@ -235,36 +243,48 @@ export class TransferReceiver {
     return this.#fail(error, reason, false);
   }
 
-  async #onChunk(session: PeerSession, header: ChunkHeader, data: Uint8Array): Promise<void> {
+  async #onChunks(batch: readonly { session: PeerSession; header: ChunkHeader; data: Uint8Array }[]): Promise<void> {
     if (this.#state !== 'receiving' && this.#state !== 'interrupted') return;
     const { chunkCount, chunkSize, size } = this.signed.manifest;
     const last = chunkCount - 1;
-    const i = header.index;
     const refuse = (code: ErrorCode, reason: FileCancelReason, why: string) =>
       this.#fail(new ChatError(code, this.#discarded(why)), reason);
 
-    // Order: past the end first (a longer stream is a size problem), then the index.
-    if (i > last) return refuse(ErrorCode.FileSize, 'size', `more data arrived than its announced ${size} bytes`);
-    if (i < this.#next) return refuse(ErrorCode.FileOrder, 'order', `chunk ${i} arrived twice`);
-    if (i > this.#next) return refuse(ErrorCode.FileOrder, 'order', `chunk ${i} arrived while chunk ${this.#next} was expected (missing or reordered)`);
-    if (header.final && i !== last) return refuse(ErrorCode.FileOrder, 'order', `it ended at chunk ${i} of ${chunkCount} (truncated)`);
-    if (!header.final && i === last) return refuse(ErrorCode.FileSize, 'size', `the stream went on past its announced ${size} bytes`);
-    const expected = i === last ? size - last * chunkSize : chunkSize;
-    if (data.byteLength > expected) return refuse(ErrorCode.FileSize, 'size', `more data arrived than its announced ${size} bytes`);
-    if (data.byteLength < expected) return refuse(ErrorCode.FileSize, 'size', `chunk ${i} is shorter than announced (truncated)`);
+    // Every chunk is checked before any is stored; a bad one discards the whole file anyway.
+    let next = this.#next;
+    for (const { header, data } of batch) {
+      const i = header.index;
+      // Order: past the end first (a longer stream is a size problem), then the index.
+      if (i > last) return refuse(ErrorCode.FileSize, 'size', `more data arrived than its announced ${size} bytes`);
+      if (i < next) return refuse(ErrorCode.FileOrder, 'order', `chunk ${i} arrived twice`);
+      if (i > next) return refuse(ErrorCode.FileOrder, 'order', `chunk ${i} arrived while chunk ${next} was expected (missing or reordered)`);
+      if (header.final && i !== last) return refuse(ErrorCode.FileOrder, 'order', `it ended at chunk ${i} of ${chunkCount} (truncated)`);
+      if (!header.final && i === last) return refuse(ErrorCode.FileSize, 'size', `the stream went on past its announced ${size} bytes`);
+      const expected = i === last ? size - last * chunkSize : chunkSize;
+      if (data.byteLength > expected) return refuse(ErrorCode.FileSize, 'size', `more data arrived than its announced ${size} bytes`);
+      if (data.byteLength < expected) return refuse(ErrorCode.FileSize, 'size', `chunk ${i} is shorter than announced (truncated)`);
+      next = i + 1;
+    }
+    if (batch.length === 0) return;
 
     try {
-      await putChunk(this.#db, this.id, i, this.#storeAs === 'blob' ? new Blob([data as Uint8Array<ArrayBuffer>]) : data);
+      await putChunks(
+        this.#db,
+        this.id,
+        batch.map(({ header, data }) => ({ index: header.index, data: this.#storeAs === 'blob' ? new Blob([data as Uint8Array<ArrayBuffer>]) : data })),
+      );
     } catch (e) {
       if (this.finished) return; // cancelled while the write was under way
       const error = isChatError(e) ? e : new ChatError(ErrorCode.Quota, String(e), { cause: e });
       return this.#fail(error, error.code === ErrorCode.Quota ? 'quota' : 'failed');
     }
     if (this.finished) return;
-    this.#hasher.update(data);
-    this.#next = i + 1;
-    this.#emitProgress(this.#bytesBefore(this.#next), i === last);
+    for (const { data } of batch) this.#hasher.update(data);
+    this.#next = next;
+    const i = next - 1;
+    this.#emitProgress(this.#bytesBefore(next), i === last);
     if (i === last) return this.#verify();
+    const session = batch[batch.length - 1]!.session;
     if (i - this.#lastAcked >= this.#ackEvery) this.#ack(session);
     else this.#ackTimer ??= setTimeout(() => this.#ack(session), ACK_MAX_DELAY_MS);
   }

@@ -4,7 +4,7 @@ import { ChatError, ErrorCode, isChatError } from '../errors.ts';
 import type { AppMessage, ChunkHeader } from '../net/wire.ts';
 import { systemClock, type Clock } from '../store/clock.ts';
 import type { ChatDatabase, FileRow } from '../store/db.ts';
-import { addFile, countChunks, discardFile, putChunk, readFileBlob, setFileState } from '../store/files.ts';
+import { addFile, countChunks, discardFile, putChunks, readFileBlob, setFileState } from '../store/files.ts';
 import { toB64u } from '../crypto/bytes.ts';
 import { Emitter } from '../util/emitter.ts';
 import { chooseChunkSize, DEFAULT_MAX_FILE_BYTES, PREFERRED_CHUNK_BYTES } from './limits.ts';
@@ -181,7 +181,9 @@ export class FileTransfers {
     try {
       // Storing slices, not bytes: a browser copies the file's data to disk without it
       // passing through script memory.
-      const sha256 = await hashBlob(file, chunkSize, keepSentCopy ? (i) => this.#storeOwnChunk(id, i, file, chunkSize) : undefined);
+      const copy = keepSentCopy ? new OwnCopyWriter(db, id, file, chunkSize) : null;
+      const sha256 = await hashBlob(file, chunkSize, copy ? (i) => copy.add(i) : undefined);
+      await copy?.finish();
       signed = await signFileManifest(this.#deps.identity.privateKey, { ...draft, sha256 });
     } catch (e) {
       if (keepSentCopy) {
@@ -210,11 +212,6 @@ export class FileTransfers {
     const stored = await db.files.get(id);
     if (!stored) throw new ChatError(ErrorCode.Malformed, 'This file is no longer stored on this device.');
     return stored;
-  }
-
-  async #storeOwnChunk(id: string, index: number, file: Blob, chunkSize: number): Promise<void> {
-    const slice = file.slice(index * chunkSize, Math.min(file.size, (index + 1) * chunkSize));
-    await putChunk(this.#deps.db, id, index, slice);
   }
 
   #newSender(outgoing: Outgoing, peer: string): TransferSender {
@@ -551,3 +548,50 @@ function ignoreClosed(e: unknown): void {
 function asChatError(e: unknown): ChatError {
   return isChatError(e) ? e : new ChatError(ErrorCode.Malformed, e instanceof Error ? e.message : String(e), { cause: e });
 }
+
+/** Chunks of our own copy per transaction: one transaction per chunk cost more than hashing. */
+const OWN_COPY_BATCH = 32;
+
+/**
+ * Stores the sender's copy of a file while it is hashed: slices (references, not bytes)
+ * gathered into batches, each written in one transaction while the next is hashed, one
+ * write in flight at a time.
+ */
+class OwnCopyWriter {
+  readonly #db: ChatDatabase;
+  readonly #id: string;
+  readonly #file: Blob;
+  readonly #chunkSize: number;
+  #batch: { index: number; data: Blob }[] = [];
+  #writing: Promise<unknown> = Promise.resolve();
+
+  constructor(db: ChatDatabase, id: string, file: Blob, chunkSize: number) {
+    this.#db = db;
+    this.#id = id;
+    this.#file = file;
+    this.#chunkSize = chunkSize;
+  }
+
+  async add(index: number): Promise<void> {
+    const start = index * this.#chunkSize;
+    this.#batch.push({ index, data: this.#file.slice(start, Math.min(this.#file.size, start + this.#chunkSize)) });
+    if (this.#batch.length >= OWN_COPY_BATCH) await this.#flush();
+  }
+
+  async finish(): Promise<void> {
+    await this.#flush();
+    await this.#writing;
+  }
+
+  async #flush(): Promise<void> {
+    // The previous batch must be stored (or have failed, which throws here) first.
+    await this.#writing;
+    if (this.#batch.length === 0) return;
+    const batch = this.#batch;
+    this.#batch = [];
+    this.#writing = putChunks(this.#db, this.#id, batch);
+    // Seen by the next flush or finish; not an unhandled rejection meanwhile.
+    this.#writing.catch(() => undefined);
+  }
+}
+

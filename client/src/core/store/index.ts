@@ -35,6 +35,7 @@ export {
   discardFile,
   lastContiguousChunk,
   putChunk,
+  putChunks,
   readFileBlob,
   setFileState,
 } from './files.ts';
