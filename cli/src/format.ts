@@ -80,6 +80,8 @@ export function formatNotice(n: Notice): string {
       return `${at} ! dropped data from ${who}${detail}${code}`;
     case 'refused-message':
       return `${at} ! refused a message from ${who}${detail}${code}`;
+    case 'refused-invite':
+      return `${at} ! refused a direct-chat invitation from ${who}${detail}${code}`;
     case 'deleted':
       return `${at} * ${who} deleted this chat`;
   }

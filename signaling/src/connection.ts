@@ -29,7 +29,7 @@ import type { RoomDirectory } from './rooms.ts';
 
 type Ack = (response: unknown) => void;
 
-type RoomEntry = { name: string; verifier?: string };
+type RoomEntry = { name: string; verifier?: string; unlisted?: true };
 /** Shared by every socket in no room, never written: most sockets pay for no Map of their own. */
 const NO_ROOMS: ReadonlyMap<string, RoomEntry> = new Map();
 
@@ -247,7 +247,15 @@ export class SignalingHandlers {
     }
     const member: Member = { socketId: socket.id, username: user.username, publicKey: user.publicKey };
     const verifier = req.joinToken ? joinTokenVerifier(req.joinToken) : undefined;
-    const outcome = await rooms.join({ key: name.key, name: name.name, member, userKey: user.key, create: req.create ?? false, ...(verifier ? { verifier } : {}) });
+    const outcome = await rooms.join({
+      key: name.key,
+      name: name.name,
+      member,
+      userKey: user.key,
+      create: req.create ?? false,
+      ...(verifier ? { verifier } : {}),
+      ...(req.unlisted ? { unlisted: true as const } : {}),
+    });
     if (!outcome.ok) {
       const code = JOIN_REFUSALS[outcome.reason];
       const messages: Record<typeof code, string> = {
@@ -264,7 +272,8 @@ export class SignalingHandlers {
       return;
     }
     for (const old of outcome.displaced) io.in(old).socketsLeave(roomChannel(name.key));
-    state.addRoom(name.key, { name: outcome.room.name, ...(verifier ? { verifier } : {}) });
+    // The room's own flag, not the request's: it is set once, by whoever created the room.
+    state.addRoom(name.key, { name: outcome.room.name, ...(verifier ? { verifier } : {}), ...(outcome.room.unlisted ? { unlisted: true as const } : {}) });
     await socket.join(roomChannel(name.key));
     // NOTE: read again now that this socket receives the room's pushes: a member who joined
     // between our seat and our subscription is either in this roster or in a later push,
@@ -272,7 +281,8 @@ export class SignalingHandlers {
     const room = (await rooms.get(name.key)) ?? outcome.room;
     ack({ ok: true, room: room.name, locked: room.locked, members: room.members, version: room.version });
     announce.members(name.key, room);
-    announce.roomsChanged();
+    // An unlisted room changes no room list: nothing to push to the lobby.
+    if (!room.unlisted) announce.roomsChanged();
   }
 
   async #leave(state: SocketState, req: RoomLeaveRequest, ack: Ack): Promise<void> {
@@ -309,7 +319,7 @@ export class SignalingHandlers {
       const room = await rooms.leave(key, state.socket.id);
       if (room) {
         announce.members(key, room);
-        announce.roomsChanged();
+        if (!room.unlisted) announce.roomsChanged();
       }
     } catch (e) {
       // Redis away: the directory reconciles this leave when it is back.

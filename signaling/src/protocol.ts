@@ -103,6 +103,11 @@ export const RoomJoinRequest = v.strictObject({
   joinToken: v.optional(B64u(64)),
   /** Creating is explicit so that a typo in a password room's name does not create an open room. */
   create: v.optional(v.boolean()),
+  /**
+   * With `create`: keep the new room out of every room list (direct chats). Only `true` is
+   * accepted, so the field is either absent or means one thing.
+   */
+  unlisted: v.optional(v.literal(true)),
 });
 export type RoomJoinRequest = v.InferOutput<typeof RoomJoinRequest>;
 

@@ -8,7 +8,8 @@ import { compareRooms, type JoinOutcome, type JoinRequest, type RoomDirectory, t
 /*
  * Layout (P = key prefix):
  *   P rooms                 sorted set: room key -> member count (the room list, busiest first)
- *   P room:<key>            hash: name, verifier (absent for open rooms)
+ *   P room:<key>            hash: name, verifier (absent for open rooms), unlisted ('1' for
+ *                           rooms kept out of lists: direct chats), v (roster version)
  *   P members:<key>         hash: socket id -> {"p": process id, "k": user key, "m": member}
  *   P proc:<id>:members     set of "<room key>\n<socket id>" a process has admitted
  *   P proc:<id>:alive       the process's heartbeat, expiring after PROCESS_HEARTBEAT_TTL_MS
@@ -66,11 +67,13 @@ end
 if created == '1' then
   redis.call('HSET', KEYS[2], 'name', name)
   if verifier then redis.call('HSET', KEYS[2], 'verifier', verifier) end
+  if ARGV[11] == '1' then redis.call('HSET', KEYS[2], 'unlisted', '1') end
 end
 redis.call('HSET', KEYS[3], sid, ARGV[7])
 redis.call('SADD', prefix .. 'proc:' .. ARGV[10] .. ':members', roomKey .. '\\n' .. sid)
 redis.call('ZADD', KEYS[1], redis.call('HLEN', KEYS[3]), roomKey)
-local out = {'ok', created, name, verifier and '1' or '0', bump(KEYS[2]), tostring(#displaced)}
+local unlisted = redis.call('HEXISTS', KEYS[2], 'unlisted') == 1 and '1' or '0'
+local out = {'ok', created, name, verifier and '1' or '0', bump(KEYS[2]), tostring(#displaced), unlisted}
 for _, old in ipairs(displaced) do out[#out + 1] = old end
 for _, m in ipairs(redis.call('HVALS', KEYS[3])) do out[#out + 1] = m end
 return out
@@ -83,14 +86,15 @@ redis.call('HDEL', KEYS[3], ARGV[3])
 redis.call('SREM', ARGV[1] .. 'proc:' .. cjson.decode(raw).p .. ':members', ARGV[2] .. '\\n' .. ARGV[3])
 local name = redis.call('HGET', KEYS[2], 'name') or ARGV[2]
 local locked = redis.call('HEXISTS', KEYS[2], 'verifier') == 1 and '1' or '0'
+local unlisted = redis.call('HEXISTS', KEYS[2], 'unlisted') == 1 and '1' or '0'
 local left = redis.call('HLEN', KEYS[3])
 if left == 0 then
   redis.call('DEL', KEYS[2])
   redis.call('ZREM', KEYS[1], ARGV[2])
-  return {'left', name, locked, '0'}
+  return {'left', name, locked, '0', unlisted}
 end
 redis.call('ZADD', KEYS[1], left, ARGV[2])
-local out = {'left', name, locked, bump(KEYS[2])}
+local out = {'left', name, locked, bump(KEYS[2]), unlisted}
 for _, m in ipairs(redis.call('HVALS', KEYS[3])) do out[#out + 1] = m end
 return out
 `);
@@ -98,7 +102,12 @@ return out
 const GET = new LuaScript(`
 local name = redis.call('HGET', KEYS[1], 'name')
 if not name then return {} end
-local out = {name, redis.call('HEXISTS', KEYS[1], 'verifier') == 1 and '1' or '0', redis.call('HGET', KEYS[1], 'v') or '0'}
+local out = {
+  name,
+  redis.call('HEXISTS', KEYS[1], 'verifier') == 1 and '1' or '0',
+  redis.call('HGET', KEYS[1], 'v') or '0',
+  redis.call('HEXISTS', KEYS[1], 'unlisted') == 1 and '1' or '0',
+}
 for _, m in ipairs(redis.call('HVALS', KEYS[2])) do out[#out + 1] = m end
 return out
 `);
@@ -110,14 +119,28 @@ end
 return redis.call('HGET', KEYS[1], 'name')
 `);
 
+/*
+ * Walks the busiest-first set in pages, skipping unlisted rooms, until \`max\` listed rooms
+ * are found: a crowd of direct chats must neither show up nor shorten the list.
+ */
 const LIST = new LuaScript(`
-local top = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1, 'WITHSCORES')
+local max = tonumber(ARGV[2])
 local out = {}
-for i = 1, #top, 2 do
-  local room = ARGV[1] .. 'room:' .. top[i]
-  out[#out + 1] = redis.call('HGET', room, 'name') or top[i]
-  out[#out + 1] = top[i + 1]
-  out[#out + 1] = redis.call('HEXISTS', room, 'verifier') == 1 and '1' or '0'
+local found, start = 0, 0
+while found < max do
+  local top = redis.call('ZREVRANGE', KEYS[1], start, start + max - 1, 'WITHSCORES')
+  if #top == 0 then break end
+  for i = 1, #top, 2 do
+    local room = ARGV[1] .. 'room:' .. top[i]
+    if redis.call('HEXISTS', room, 'unlisted') == 0 then
+      out[#out + 1] = redis.call('HGET', room, 'name') or top[i]
+      out[#out + 1] = top[i + 1]
+      out[#out + 1] = redis.call('HEXISTS', room, 'verifier') == 1 and '1' or '0'
+      found = found + 1
+      if found >= max then break end
+    end
+  end
+  start = start + max
 end
 return out
 `);
@@ -162,6 +185,7 @@ if redis.call('HEXISTS', KEYS[3], ARGV[5]) == 1 then return 0 end
 if redis.call('EXISTS', KEYS[2]) == 0 then
   redis.call('HSET', KEYS[2], 'name', ARGV[3])
   if ARGV[4] ~= '' then redis.call('HSET', KEYS[2], 'verifier', ARGV[4]) end
+  if ARGV[8] == '1' then redis.call('HSET', KEYS[2], 'unlisted', '1') end
 end
 redis.call('HSET', KEYS[3], ARGV[5], ARGV[6])
 redis.call('SADD', ARGV[1] .. 'proc:' .. ARGV[7] .. ':members', ARGV[2] .. '\\n' .. ARGV[5])
@@ -177,6 +201,7 @@ export interface LocalMembership {
   key: string;
   name: string;
   verifier?: string;
+  unlisted?: true;
   userKey: string;
   member: Member;
 }
@@ -246,29 +271,35 @@ export class RedisRoomDirectory implements RoomDirectory {
       req.userKey,
       String(this.#opts.maxMembers),
       this.#opts.processId,
+      req.unlisted ? '1' : '0',
     ]);
     const r = strings(reply);
     const status = r[0];
     if (status === 'room-full' || status === 'bad-password' || status === 'room-is-open' || status === 'no-such-room') {
       return { ok: false, reason: status };
     }
-    if (status !== 'ok' || r.length < 6) throw new Error('unexpected reply from the join script');
+    if (status !== 'ok' || r.length < 7) throw new Error('unexpected reply from the join script');
     const nDisplaced = Number(r[5]);
-    const displaced = r.slice(6, 6 + nDisplaced);
-    const members = decodeMembers(r.slice(6 + nDisplaced));
-    return { ok: true, created: r[1] === '1', displaced, room: { name: r[2]!, locked: r[3] === '1', members, version: Number(r[4]) } };
+    const displaced = r.slice(7, 7 + nDisplaced);
+    const members = decodeMembers(r.slice(7 + nDisplaced));
+    return {
+      ok: true,
+      created: r[1] === '1',
+      displaced,
+      room: { name: r[2]!, locked: r[3] === '1', ...unlistedFlag(r[6]), members, version: Number(r[4]) },
+    };
   }
 
   async leave(key: string, socketId: string): Promise<RoomView | null> {
     const r = strings(await this.#run(LEAVE, this.#roomKeys(key), [this.#p, key, socketId]));
     if (r[0] !== 'left') return null;
-    return { name: r[1]!, locked: r[2] === '1', version: Number(r[3]), members: decodeMembers(r.slice(4)) };
+    return { name: r[1]!, locked: r[2] === '1', ...unlistedFlag(r[4]), version: Number(r[3]), members: decodeMembers(r.slice(5)) };
   }
 
   async get(key: string): Promise<RoomView | null> {
     const r = strings(await this.#run(GET, [this.#roomKey(key), this.#membersKey(key)], []));
-    if (r.length < 3) return null;
-    return { name: r[0]!, locked: r[1] === '1', version: Number(r[2]), members: decodeMembers(r.slice(3)) };
+    if (r.length < 4) return null;
+    return { name: r[0]!, locked: r[1] === '1', ...unlistedFlag(r[3]), version: Number(r[2]), members: decodeMembers(r.slice(4)) };
   }
 
   async shared(key: string, socketIds: string[]): Promise<string | null> {
@@ -352,7 +383,7 @@ export class RedisRoomDirectory implements RoomDirectory {
       [...local.values()].map(async (m) => {
         const value = JSON.stringify({ p: this.#opts.processId, k: m.userKey, m: m.member });
         const added = await this.#run(RESTORE, this.#roomKeys(m.key), [
-          this.#p, m.key, m.name, m.verifier ?? '', m.member.socketId, value, this.#opts.processId,
+          this.#p, m.key, m.name, m.verifier ?? '', m.member.socketId, value, this.#opts.processId, m.unlisted ? '1' : '0',
         ]);
         if (Number(added) === 1) touched.add(m.key);
       }),
@@ -392,6 +423,10 @@ export class RedisRoomDirectory implements RoomDirectory {
   #aliveKey(id: string): string {
     return `${this.#p}proc:${id}:alive`;
   }
+}
+
+function unlistedFlag(flag: string | undefined): { unlisted?: true } {
+  return flag === '1' ? { unlisted: true } : {};
 }
 
 function strings(reply: unknown): string[] {

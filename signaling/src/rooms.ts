@@ -7,6 +7,8 @@ export interface RoomView {
   /** Display name as the creator typed it (normalised). */
   name: string;
   locked: boolean;
+  /** Kept out of every room list (direct chats): only those told the name can find it. */
+  unlisted?: true;
   members: Member[];
   /** Grows with every change of members, across restarts too (see nextRosterVersion). */
   version: number;
@@ -40,6 +42,8 @@ export interface JoinRequest {
    * meant to enter a password room.
    */
   create: boolean;
+  /** Only when creating: keep the room out of room lists. Ignored for a room that exists. */
+  unlisted?: true;
 }
 
 /**
@@ -54,7 +58,7 @@ export interface RoomDirectory {
   get(key: string): Promise<RoomView | null>;
   /** The room's display name when every socket given is a member, else null. */
   shared(key: string, socketIds: string[]): Promise<string | null>;
-  /** The busiest rooms first, at most `max`. */
+  /** The busiest listed rooms first, at most `max`; unlisted rooms never appear. */
   list(max: number): Promise<RoomSummary[]>;
   count(): Promise<number>;
   close(): Promise<void>;
@@ -68,6 +72,7 @@ export function compareRooms(a: RoomSummary, b: RoomSummary): number {
 interface Room {
   name: string;
   verifier?: string;
+  unlisted?: true;
   /** socket id -> member, plus the user key for the one-seat rule. */
   members: Map<string, { member: Member; userKey: string }>;
   version: number;
@@ -96,7 +101,13 @@ export class MemoryRoomDirectory implements RoomDirectory {
     let created = false;
     if (!room) {
       if (!req.create) return { ok: false, reason: 'no-such-room' };
-      room = { name: req.name, members: new Map(), version: 0, ...(req.verifier ? { verifier: req.verifier } : {}) };
+      room = {
+        name: req.name,
+        members: new Map(),
+        version: 0,
+        ...(req.verifier ? { verifier: req.verifier } : {}),
+        ...(req.unlisted ? { unlisted: true as const } : {}),
+      };
       created = true;
     } else if (room.verifier) {
       // NOTE: constant-time, so response timing does not leak the verifier byte by byte.
@@ -138,6 +149,7 @@ export class MemoryRoomDirectory implements RoomDirectory {
 
   async list(max: number): Promise<RoomSummary[]> {
     return [...this.#rooms.values()]
+      .filter((r) => !r.unlisted)
       .map((r) => ({ name: r.name, members: r.members.size, locked: r.verifier !== undefined }))
       .sort(compareRooms)
       .slice(0, max);
@@ -153,5 +165,11 @@ export class MemoryRoomDirectory implements RoomDirectory {
 }
 
 function view(room: Room): RoomView {
-  return { name: room.name, locked: room.verifier !== undefined, members: [...room.members.values()].map((m) => m.member), version: room.version };
+  return {
+    name: room.name,
+    locked: room.verifier !== undefined,
+    ...(room.unlisted ? { unlisted: true as const } : {}),
+    members: [...room.members.values()].map((m) => m.member),
+    version: room.version,
+  };
 }

@@ -261,6 +261,7 @@ function localMemberships(sockets: Map<string, SocketState>): LocalMembership[] 
         key,
         name: room.name,
         ...(room.verifier ? { verifier: room.verifier } : {}),
+        ...(room.unlisted ? { unlisted: true as const } : {}),
         userKey: s.user.key,
         member: { socketId: s.socket.id, username: s.user.username, publicKey: s.user.publicKey },
       });

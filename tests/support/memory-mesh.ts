@@ -1,4 +1,4 @@
-import type { Member, RoomSummary, SignalData } from '../../signaling/src/protocol.ts';
+import type { Member, RoomJoinRequest, RoomSummary, SignalData } from '../../signaling/src/protocol.ts';
 import { normalizeRoomName, ServerError } from '../../signaling/src/protocol.ts';
 import { nextRosterVersion } from '../../signaling/src/rooms.ts';
 import { ChatClient } from '../../client/src/core/chat/chat-client.ts';
@@ -20,6 +20,8 @@ export class MemoryHub {
   readonly #rooms = new Map<string, { name: string; members: Member[]; version: number }>();
   readonly #offers = new Map<string, MemoryLink>();
   readonly links: MemoryLink[] = [];
+  /** Every room-join request, by username, as a server would receive it. */
+  readonly joinRequests: { username: string; req: RoomJoinRequest }[] = [];
   rewriteMembers: ((members: Member[]) => Member[]) | null = null;
   #seq = 0;
 
@@ -148,7 +150,8 @@ export class MemorySignaling implements SignalingLink {
   async authProve() {
     return { ok: true as const, username: this.username!, iceServers: [], rooms: [] as RoomSummary[] };
   }
-  async joinRoom(req: { room: string }) {
+  async joinRoom(req: RoomJoinRequest) {
+    this.#hub.joinRequests.push({ username: this.username!, req: { ...req } });
     const name = normalizeRoomName(req.room);
     if (!name.ok || !this.socketId) return { ok: false as const, error: ServerError.Malformed, message: 'bad room' };
     const r = this.#hub.join(name.key, name.name, { socketId: this.socketId, username: this.username!, publicKey: this.#publicKey });

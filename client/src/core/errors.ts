@@ -25,6 +25,10 @@ export const ErrorCode = {
   BackupPassphrase: 'ERR_BACKUP_PASSPHRASE',
   FileCancelled: 'ERR_FILE_CANCELLED',
   FileUnavailable: 'ERR_FILE_UNAVAILABLE',
+  /** A direct-chat invitation was refused (changed key, too many, not from a member here). */
+  InviteRefused: 'ERR_INVITE_REFUSED',
+  /** The member is not connected right now, so nothing could be sent to them. */
+  NotConnected: 'ERR_NOT_CONNECTED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

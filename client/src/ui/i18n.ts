@@ -168,6 +168,15 @@ const en = {
   'error.rate-limited': 'Too many requests from your network. Wait a minute and try again.',
   'error.too-many-rooms': 'You are in too many rooms. Leave one first.',
   'error.not-authenticated': 'You are signed out. Reload the page to sign in again.',
+  'direct.heading': 'Direct chats',
+  'direct.start': 'Direct chat',
+  'direct.startLabel': 'Start a direct chat with {name}',
+  'direct.started': '{name} started a direct chat with you',
+  'direct.sub': 'Only the two of you',
+  'direct.with': 'Direct chat with {name}',
+  'notice.refused-invite': 'A direct-chat invitation from {name} was refused: {detail}',
+  'error.not-connected': 'That person is not connected right now. Try again when they are online.',
+  'error.key-changed': "This person's security key changed. Check it before starting a direct chat.",
   'toast.dismiss': 'Dismiss',
 } as const;
 
@@ -339,6 +348,15 @@ const vi: Record<MessageKey, string> = {
   'error.rate-limited': 'Mạng của bạn gửi quá nhiều yêu cầu. Hãy chờ một phút rồi thử lại.',
   'error.too-many-rooms': 'Bạn đang ở quá nhiều phòng. Hãy rời một phòng trước.',
   'error.not-authenticated': 'Bạn đã bị đăng xuất. Hãy tải lại trang để đăng nhập lại.',
+  'direct.heading': 'Trò chuyện riêng',
+  'direct.start': 'Trò chuyện riêng',
+  'direct.startLabel': 'Bắt đầu trò chuyện riêng với {name}',
+  'direct.started': '{name} đã bắt đầu trò chuyện riêng với bạn',
+  'direct.sub': 'Chỉ hai người',
+  'direct.with': 'Trò chuyện riêng với {name}',
+  'notice.refused-invite': 'Lời mời trò chuyện riêng từ {name} bị từ chối: {detail}',
+  'error.not-connected': 'Người này hiện không kết nối. Hãy thử lại khi họ trực tuyến.',
+  'error.key-changed': 'Khóa bảo mật của người này đã thay đổi. Hãy kiểm tra trước khi bắt đầu trò chuyện riêng.',
   'toast.dismiss': 'Đóng thông báo',
 };
 

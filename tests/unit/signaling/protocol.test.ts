@@ -76,6 +76,7 @@ describe('event schemas', () => {
     expect(parse(AuthProveRequest, { signature: 'a'.repeat(86) }).ok).toBe(true);
     expect(parse(RoomJoinRequest, { room: 'lop 12a', create: true }).ok).toBe(true);
     expect(parse(RoomJoinRequest, { room: 'lop 12a', joinToken: 'abc_-' }).ok).toBe(true);
+    expect(parse(RoomJoinRequest, { room: 'dm-abc', joinToken: 'abc_-', create: true, unlisted: true }).ok).toBe(true);
     expect(parse(RoomLeaveRequest, { room: 'lop 12a' }).ok).toBe(true);
     for (const data of [
       { type: 'offer', sdp: 'v=0' },
@@ -103,6 +104,8 @@ describe('event schemas', () => {
     ['null', RoomJoinRequest, null],
     ['a string create flag', RoomJoinRequest, { room: 'x', create: 'yes' }],
     ['an oversized join token', RoomJoinRequest, { room: 'x', joinToken: 'A'.repeat(65) }],
+    ['an unlisted flag set to false', RoomJoinRequest, { room: 'x', create: true, unlisted: false }],
+    ['an unlisted flag as a string', RoomJoinRequest, { room: 'x', create: true, unlisted: 'yes' }],
     ['an empty room', RoomLeaveRequest, { room: '   ' }],
     ['an unknown signal type', SignalRequest, { room: 'r', to: 's', data: { type: 'pranswer', sdp: '' } }],
     ['an oversized SDP', SignalRequest, { room: 'r', to: 's', data: { type: 'offer', sdp: 'x'.repeat(SIGNAL_MAX_BYTES + 1) } }],

@@ -106,6 +106,42 @@ function directoryBehaviour(name: string, make: () => Promise<RoomDirectory>) {
       expect(outcomes.filter((o) => !o.ok && o.reason === 'room-full')).toHaveLength(20 - MAX);
       expect((await rooms.get('crowd'))?.members).toHaveLength(MAX);
     });
+
+    it('keeps direct chats out of every room list, without shortening it', async () => {
+      const listedBefore = await rooms.list(50);
+      // Busier than any listed room, so a list that merely cut at `max` would be all direct chats.
+      for (const dm of ['dm-one', 'dm-two', 'dm-three']) {
+        for (let i = 0; i < MAX; i++) {
+          const joined = await rooms.join(req(`${dm}-${i}`, `${dm}-user${i}`, dm, { verifier: 'digest', ...(i === 0 ? { unlisted: true as const } : {}) }));
+          expect(joined).toMatchObject({ ok: true, room: { unlisted: true, locked: true } });
+        }
+      }
+      expect(await rooms.get('dm-one')).toMatchObject({ unlisted: true });
+      const all = await rooms.list(50);
+      expect(all.map((r) => r.name)).not.toContain('dm-one');
+      expect(all).toEqual(listedBefore);
+      const top = await rooms.list(2);
+      expect(top).toEqual(listedBefore.slice(0, 2));
+      // Busiest first, as before.
+      expect(top[0]!.members).toBeGreaterThanOrEqual(top[1]!.members);
+      // Leaving says it was unlisted too (the server then pushes no room list).
+      expect(await rooms.leave('dm-two', 'dm-two-0')).toMatchObject({ unlisted: true });
+    });
+
+    it('lists a room asked to be unlisted after it was created open to all', async () => {
+      await rooms.join(req('l1', 'An', 'Listed'));
+      expect(await rooms.join(req('l2', 'Binh', 'Listed', { unlisted: true }))).toMatchObject({ ok: true, created: false });
+      expect(await rooms.get('listed')).not.toHaveProperty('unlisted');
+      expect((await rooms.list(50)).map((r) => r.name)).toContain('Listed');
+    });
+
+    it('forgets that a room was unlisted once everyone left', async () => {
+      await rooms.join(req('g1', 'An', 'Gone', { unlisted: true }));
+      expect(await rooms.leave('gone', 'g1')).toMatchObject({ unlisted: true, members: [] });
+      expect(await rooms.join(req('g2', 'Binh', 'Gone'))).toMatchObject({ ok: true, created: true });
+      expect((await rooms.list(50)).map((r) => r.name)).toContain('Gone');
+      await rooms.leave('gone', 'g2');
+    });
   });
 }
 

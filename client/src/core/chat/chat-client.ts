@@ -13,15 +13,19 @@ import { deriveRoomSecrets } from '../crypto/kdf.ts';
 import { signBytes } from '../crypto/sign.ts';
 import type { PeerLinkFactory } from '../net/peer-link.ts';
 import type { SignalingLink, SignalingStatus } from '../net/signaling-link.ts';
+import { DIRECT_INVITE_WINDOW_MS, DIRECT_INVITES_PER_WINDOW, DIRECT_PASSWORD_BYTES } from '../net/limits.ts';
+import { DIRECT_ROOM_PREFIX, DIRECT_ROOM_RANDOM_CHARS } from '../net/wire.ts';
 import { Emitter } from '../util/emitter.ts';
 import type { Identity } from './identity.ts';
 import type { ChatStorage, SavedRoom } from './ports.ts';
-import { RoomSession } from './room-session.ts';
+import { RoomSession, type DirectInvite } from './room-session.ts';
 import type { FileTransfers } from '../files/transfers.ts';
 
 export type ClientStatus = 'offline' | 'connecting' | 'online' | 'incompatible';
 
-export type Result<T> = { ok: true; value: T } | { ok: false; error: ServerError | 'invalid-name'; message: string };
+export type Result<T> =
+  | { ok: true; value: T }
+  | { ok: false; error: ServerError | 'invalid-name' | 'not-connected' | 'key-changed'; message: string };
 
 export interface ChatClientEvents {
   status: (status: ClientStatus, detail?: string) => void;
@@ -30,6 +34,8 @@ export interface ChatClientEvents {
   left: (key: string) => void;
   /** Something went wrong that the user should hear about. */
   problem: (message: string) => void;
+  /** A direct chat was opened: by us (`startedByMe`) or by the other person's invitation. */
+  direct: (room: RoomSession, withUser: string, startedByMe: boolean) => void;
 }
 
 export interface ChatClientDeps {
@@ -69,6 +75,8 @@ export class ChatClient {
   #rooms: RoomSummary[] = [];
   #iceServers: IceServer[] = [];
   #wasOnline = false;
+  /** When each member's recent invitations arrived, for the per-member cap. */
+  readonly #inviteTimes = new Map<string, number[]>();
 
   constructor(deps: ChatClientDeps) {
     this.#deps = deps;
@@ -136,7 +144,13 @@ export class ChatClient {
       if (!again.ok) return this.#events.emit('problem', again.message);
       for (const j of this.#joined.values()) j.session.noteReconnected();
       for (const [key, j] of this.#joined) {
-        const r = await this.#deps.signaling.joinRoom({ room: j.session.name, create: true, ...(j.joinToken ? { joinToken: j.joinToken } : {}) });
+        const r = await this.#deps.signaling.joinRoom({
+          room: j.session.name,
+          create: true,
+          ...(j.joinToken ? { joinToken: j.joinToken } : {}),
+          // The server may have lost the room (restart): re-created, it stays unlisted.
+          ...(j.saved.direct ? { unlisted: true as const } : {}),
+        });
         if (!r.ok) this.#events.emit('problem', `could not re-join ${j.session.name}: ${r.message}`);
         else await this.#joined.get(key)?.session.applyRoster(r);
       }
@@ -174,6 +188,7 @@ export class ChatClient {
       const r = await this.#enter(saved.name, saved.key, {
         create: true,
         ...(saved.joinToken && saved.peerProofKey ? { secrets: { joinTokenB64u: saved.joinToken, peerProofKey: saved.peerProofKey } } : {}),
+        ...(saved.direct ? { direct: saved.direct } : {}),
       });
       if (!r.ok) this.#events.emit('problem', `could not re-join ${saved.name}: ${r.message}`);
     }
@@ -194,7 +209,7 @@ export class ChatClient {
   async #enter(
     displayName: string,
     key: string,
-    opts: { create: boolean; secrets?: { joinTokenB64u: string; peerProofKey: CryptoKey } },
+    opts: { create: boolean; secrets?: { joinTokenB64u: string; peerProofKey: CryptoKey }; direct?: string },
   ): Promise<Result<RoomSession>> {
     if (!this.#username) return { ok: false, error: ServerError.NotAuthenticated, message: 'log in first' };
     const secrets = opts.secrets;
@@ -206,6 +221,7 @@ export class ChatClient {
         room: displayName,
         ...(secrets ? { joinToken: secrets.joinTokenB64u } : {}),
         ...(opts.create ? { create: true } : {}),
+        ...(opts.direct ? { unlisted: true as const } : {}),
       });
     } finally {
       pushed = this.#entering.get(key);
@@ -215,7 +231,7 @@ export class ChatClient {
     const already = this.#joined.get(key);
     if (already) return { ok: true, value: already.session };
     const session = new RoomSession(
-      { key, name: r.room, locked: r.locked, ...(secrets ? { peerProofKey: secrets.peerProofKey } : {}) },
+      { key, name: r.room, locked: r.locked, ...(secrets ? { peerProofKey: secrets.peerProofKey } : {}), ...(opts.direct ? { direct: opts.direct } : {}) },
       {
         signaling: this.#deps.signaling,
         peers: this.#deps.peers,
@@ -225,9 +241,17 @@ export class ChatClient {
         iceServers: () => this.#iceServers as RTCIceServer[],
         now: this.#deps.now ?? Date.now,
         ...(this.#deps.files ? { files: this.#deps.files(key, this.#username) } : {}),
+        admitInvite: (username) => this.#admitInvite(username),
       },
     );
-    const saved: SavedRoom = { key, name: r.room, locked: r.locked, ...(secrets ? { joinToken: secrets.joinTokenB64u, peerProofKey: secrets.peerProofKey } : {}) };
+    session.on('directInvite', (invite) => void this.#acceptDirect(invite));
+    const saved: SavedRoom = {
+      key,
+      name: r.room,
+      locked: r.locked,
+      ...(secrets ? { joinToken: secrets.joinTokenB64u, peerProofKey: secrets.peerProofKey } : {}),
+      ...(opts.direct ? { direct: opts.direct } : {}),
+    };
     this.#joined.set(key, { session, saved, ...(secrets ? { joinToken: secrets.joinTokenB64u } : {}) });
     this.#events.emit('joined', session);
     // Both rosters go in; the session keeps whichever is newer.
@@ -238,6 +262,63 @@ export class ChatClient {
       .catch((e: unknown) => this.#events.emit('problem', `this room will not be remembered: ${e instanceof Error ? e.message : String(e)}`));
     await applied;
     return { ok: true, value: session };
+  }
+
+  /** The direct chat with this person, if this browser has one open. */
+  directWith(username: string): RoomSession | undefined {
+    const who = username.toLowerCase();
+    return this.joinedRooms.find((s) => s.directWith?.toLowerCase() === who);
+  }
+
+  /**
+   * Opens a two-person chat with a member met in a room. The new room is an ordinary
+   * password room with a random name and a random password, unlisted on the server; the
+   * invitation carrying both travels only over the verified channel to that member. The
+   * server sees a join token and an unknown name, never the password.
+   */
+  async startDirect(fromRoomKey: string, username: string): Promise<Result<RoomSession>> {
+    if (!this.#username) return { ok: false, error: ServerError.NotAuthenticated, message: 'log in first' };
+    const existing = this.directWith(username);
+    if (existing) return { ok: true, value: existing };
+    const from = this.#joined.get(fromRoomKey)?.session;
+    const member = from?.member(username);
+    if (!from || !member) return { ok: false, error: 'not-connected', message: `${username} is not in that room` };
+    if (member.trust === 'changed') return { ok: false, error: 'key-changed', message: `${member.username}'s security key changed; check it first` };
+    if (!member.online || member.connection !== 'open') return { ok: false, error: 'not-connected', message: `${member.username} is not connected` };
+    const name = randomDirectRoomName();
+    const password = toB64u(crypto.getRandomValues(new Uint8Array(DIRECT_PASSWORD_BYTES)));
+    const secrets = await deriveRoomSecrets(password, name);
+    const entered = await this.#enter(name, name, { create: true, secrets, direct: member.username });
+    if (!entered.ok) return entered;
+    try {
+      await from.sendDirectInvite(member.username, { room: name, password });
+    } catch (e) {
+      // Nobody else knows the password: the room is useless, so it goes at once.
+      await this.leaveRoom(name);
+      return { ok: false, error: 'not-connected', message: e instanceof Error ? e.message : String(e) };
+    }
+    this.#events.emit('direct', entered.value, member.username, true);
+    return entered;
+  }
+
+  /** The session checked where the invite came from; here it is joined like a password room. */
+  async #acceptDirect(invite: DirectInvite): Promise<void> {
+    const name = normalizeRoomName(invite.room);
+    if (!name.ok || this.#joined.has(name.key) || this.#entering.has(name.key)) return;
+    const secrets = await deriveRoomSecrets(invite.password, name.key);
+    const r = await this.#enter(name.name, name.key, { create: true, secrets, direct: invite.from });
+    if (!r.ok) return this.#events.emit('problem', `could not open the direct chat with ${invite.from}: ${r.message}`);
+    this.#events.emit('direct', r.value, invite.from, false);
+  }
+
+  /** At most DIRECT_INVITES_PER_WINDOW invitations per member per window, across rooms. */
+  #admitInvite(username: string): boolean {
+    const now = (this.#deps.now ?? Date.now)();
+    const recent = (this.#inviteTimes.get(username) ?? []).filter((t) => now - t < DIRECT_INVITE_WINDOW_MS);
+    const admitted = recent.length < DIRECT_INVITES_PER_WINDOW;
+    if (admitted) recent.push(now);
+    this.#inviteTimes.set(username, recent);
+    return admitted;
   }
 
   async leaveRoom(key: string): Promise<void> {
@@ -274,6 +355,14 @@ export class ChatClient {
     this.#joined.clear();
     this.#deps.signaling.close();
   }
+}
+
+const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
+
+/** "dm-" and 80 random bits in lower-case base32 (32 divides 256, so every letter is equally likely). */
+function randomDirectRoomName(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(DIRECT_ROOM_RANDOM_CHARS));
+  return DIRECT_ROOM_PREFIX + [...bytes].map((b) => BASE32[b & 31]).join('');
 }
 
 function describeNameProblem(reason: 'empty' | 'too-long' | 'invisible-characters', what: string): string {

@@ -89,10 +89,11 @@ export function createDbStorage(db: ChatDatabase, clock: Clock): ChatStorage {
           locked: r.locked,
           ...(r.joinToken ? { joinToken: r.joinToken } : {}),
           ...(r.peerProofKey ? { peerProofKey: r.peerProofKey } : {}),
+          ...(r.direct ? { direct: r.direct } : {}),
         }));
       },
       async save(room) {
-        const row = await saveRoom(db, { name: room.key, locked: room.locked }, clock);
+        const row = await saveRoom(db, { name: room.key, locked: room.locked, ...(room.direct ? { direct: room.direct } : {}) }, clock);
         // The proof key is a non-extractable CryptoKey: IndexedDB keeps it by structured clone.
         const record: RoomRecord = { ...row, displayName: room.name };
         if (room.joinToken) record.joinToken = room.joinToken;

@@ -82,6 +82,8 @@ export interface SavedRoom {
   /** Password rooms: the token the server checks, and the non-extractable proof key. */
   joinToken?: string;
   peerProofKey?: CryptoKey;
+  /** A direct (two-person) chat: the other person's username as the server registered it. */
+  direct?: string;
 }
 
 export interface RoomBook {

@@ -49,7 +49,24 @@ export interface MemberView {
   relayed?: boolean;
 }
 
-export type NoticeKind = 'joined' | 'left' | 'back' | 'key-changed' | 'verify-failed' | 'rejected-frame' | 'refused-message' | 'deleted';
+export type NoticeKind =
+  | 'joined'
+  | 'left'
+  | 'back'
+  | 'key-changed'
+  | 'verify-failed'
+  | 'rejected-frame'
+  | 'refused-message'
+  | 'refused-invite'
+  | 'deleted';
+
+/** An invitation to a direct chat, as received over one member's verified channel. */
+export interface DirectInvite {
+  /** The member whose channel carried it, as the roster names them: the channel proves it. */
+  from: string;
+  room: string;
+  password: string;
+}
 
 export interface Notice {
   id: string;
@@ -76,6 +93,8 @@ export interface RoomSessionEvents {
    * or twice at once): views that count unread messages take it back.
    */
   duplicate: (id: string) => void;
+  /** A member invited us to a direct chat; it passed every check of this session. */
+  directInvite: (invite: DirectInvite) => void;
 }
 
 export interface RoomSessionDeps {
@@ -89,6 +108,11 @@ export interface RoomSessionDeps {
   now: () => number;
   /** File transfers of this room; absent where files are not supported. */
   files?: FileTransfers;
+  /**
+   * Whether one more direct-chat invite from this member may be accepted now. Shared by
+   * every room, so a member cannot multiply their allowance by sharing several rooms.
+   */
+  admitInvite?: (username: string) => boolean;
 }
 
 interface PeerSlot {
@@ -107,6 +131,8 @@ export class RoomSession {
   readonly key: string;
   readonly name: string;
   readonly locked: boolean;
+  /** A direct (two-person) chat: the other person's username. */
+  readonly directWith: string | undefined;
   readonly #deps: RoomSessionDeps;
   readonly #peerProofKey: CryptoKey | undefined;
   readonly #events = new Emitter<RoomSessionEvents>();
@@ -130,10 +156,11 @@ export class RoomSession {
   #left = false;
   readonly #me: string;
 
-  constructor(room: { key: string; name: string; locked: boolean; peerProofKey?: CryptoKey }, deps: RoomSessionDeps) {
+  constructor(room: { key: string; name: string; locked: boolean; peerProofKey?: CryptoKey; direct?: string }, deps: RoomSessionDeps) {
     this.key = room.key;
     this.name = room.name;
     this.locked = room.locked;
+    this.directWith = room.direct;
     this.#peerProofKey = room.peerProofKey;
     this.#deps = deps;
     this.#me = deps.username.toLowerCase();
@@ -561,6 +588,8 @@ export class RoomSession {
         return this.#acceptHistory(session, msg.items);
       case 'delete-room':
         return this.#events.emit('deleteRequest', session.peerUsername);
+      case 'direct-invite':
+        return this.#onDirectInvite(key, session, msg.room, msg.password);
       case 'ping':
         return void session.sendMessage({ t: 'pong', id: msg.id, sentAt: msg.sentAt }).catch(() => undefined);
       default:
@@ -595,6 +624,33 @@ export class RoomSession {
     if (fresh && !isNew) this.#events.emit('duplicate', env.id);
     // Acknowledge duplicates too: the sender's outbox keeps them until it hears back.
     void session.sendMessage({ t: 'ack', ids: [env.id] }).catch(() => undefined);
+  }
+
+  /**
+   * Only the channel of a present member whose key is pinned and unchanged may invite us:
+   * the channel's handshake proved who it is, so the invite needs no signature of its own.
+   */
+  #onDirectInvite(key: string, session: PeerSession, room: string, password: string): void {
+    const refuse = (why: string) => this.#notice('refused-invite', session.peerUsername, why, ErrorCode.InviteRefused);
+    const view = this.#members.get(key);
+    if (this.#slots.get(key)?.session !== session || !view?.online) return refuse('it did not come from a member who is here');
+    if (view.trust === 'changed' || view.connection === 'blocked') return refuse('their security key changed; check it first');
+    if (room === this.key) return refuse('it names this room');
+    if (this.#deps.admitInvite && !this.#deps.admitInvite(key)) return refuse('too many invitations in a short time');
+    this.#events.emit('directInvite', { from: view.username, room, password });
+  }
+
+  /**
+   * Sends a direct-chat invitation over the channel to one member only, like a private
+   * message. It is not queued: a member who is not connected now is not invited.
+   */
+  async sendDirectInvite(username: string, invite: { room: string; password: string }): Promise<void> {
+    const key = username.toLowerCase();
+    const view = this.#members.get(key);
+    if (view?.trust === 'changed') throw new ChatError(ErrorCode.KeyChanged, `${username}'s key changed; accept or verify it first`);
+    const session = this.#slots.get(key)?.session;
+    if (!view?.online || !session?.isOpen) throw new ChatError(ErrorCode.NotConnected, `${username} is not connected`);
+    await session.sendMessage({ t: 'direct-invite', room: invite.room, password: invite.password });
   }
 
   #rememberId(id: string): boolean {

@@ -18,3 +18,11 @@ export const SIGNALING_RECONNECT_MIN_MS = 500;
 export const SIGNALING_RECONNECT_MAX_MS = 10_000;
 /** A peer whose channel died is retried after this while both are still in the room. */
 export const PEER_RETRY_MS = 3_000;
+/**
+ * Direct-chat invitations accepted from one member per window, across all shared rooms:
+ * each one makes this browser join a room, so a member must not be able to flood us.
+ */
+export const DIRECT_INVITES_PER_WINDOW = 3;
+export const DIRECT_INVITE_WINDOW_MS = 60_000;
+/** Random bytes in a direct room's password: 256 bits, far past guessing or brute force. */
+export const DIRECT_PASSWORD_BYTES = 32;

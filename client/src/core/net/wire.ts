@@ -215,6 +215,13 @@ const FileMessages = [
   v.strictObject({ t: v.literal('file-cancel'), id: FileId, reason: FileCancelReason }),
 ] as const;
 
+/** Random direct-room names: "dm-" and 16 base32 characters (80 bits), lower case so name = key. */
+export const DIRECT_ROOM_PREFIX = 'dm-';
+export const DIRECT_ROOM_RANDOM_CHARS = 16;
+const DirectRoomName = v.pipe(v.string(), v.regex(/^dm-[a-z2-7]{16}$/));
+/** A direct room's password: base64url of 16 to 48 random bytes (128 bits at least). */
+const DirectPassword = v.pipe(v.string(), v.minLength(22), v.maxLength(64), v.regex(/^[A-Za-z0-9_-]+$/));
+
 export const AppMessage = v.variant('t', [
   v.strictObject({ t: v.literal('msg'), env: EnvelopeSchema, sig: B64u(128) }),
   v.strictObject({ t: v.literal('ack'), ids: v.pipe(v.array(Id), v.maxLength(256)) }),
@@ -228,6 +235,11 @@ export const AppMessage = v.variant('t', [
     done: v.boolean(),
   }),
   v.strictObject({ t: v.literal('delete-room'), at: v.number() }),
+  /**
+   * An invitation to a new two-person chat, sent only over the channel to the invitee. The
+   * shapes are exact, so an invite can neither name an ordinary room nor carry a weak password.
+   */
+  v.strictObject({ t: v.literal('direct-invite'), room: DirectRoomName, password: DirectPassword }),
   ...FileMessages,
 ]);
 export type AppMessage = v.InferOutput<typeof AppMessage>;

@@ -35,6 +35,15 @@ class RoomView {
   constructor(session: RoomSession) {
     this.session = session;
   }
+
+  /** What people call this chat: the other person for a direct chat, else the room's name. */
+  get title(): string {
+    return this.session.directWith ?? this.session.name;
+  }
+
+  get isDirect(): boolean {
+    return this.session.directWith !== undefined;
+  }
 }
 
 const TOAST_MS = 4_000;
@@ -87,6 +96,9 @@ export class AppState {
   username = $state<string | null>(null);
   rooms = $state<RoomSummary[]>([]);
   joined = $state<RoomView[]>([]);
+  /** Group rooms and direct chats, listed apart like Signal or Element do. */
+  readonly groupRooms = $derived(this.joined.filter((r) => !r.isDirect));
+  readonly directChats = $derived(this.joined.filter((r) => r.isDirect));
   currentKey = $state<string | null>(null);
   toasts = $state<Toast[]>([]);
   lang = $state<Language>('en');
@@ -124,6 +136,9 @@ export class AppState {
       if (this.currentKey === key) this.currentKey = null;
     });
     client.on('problem', (message) => this.toast(message, 'error'));
+    client.on('direct', (_room, withUser, startedByMe) => {
+      if (!startedByMe) this.toast(this.t('direct.started', { name: withUser }));
+    });
   }
 
   t = (key: MessageKey, params?: Record<string, string | number>): string => translate(this.lang, key, params);
@@ -216,6 +231,23 @@ export class AppState {
       view.unread = 0;
       view.unreadIds.clear();
     }
+  }
+
+  /**
+   * Opens (or re-opens) a two-person chat with a member of the open room. Returns an
+   * explanation when it could not.
+   */
+  async startDirect(username: string): Promise<string | null> {
+    const from = this.currentKey;
+    if (!from) return null;
+    const r = await this.client.startDirect(from, username);
+    if (!r.ok) {
+      const error = this.#explain(r.error, r.message);
+      this.toast(error, 'error');
+      return error;
+    }
+    this.open(r.value.key);
+    return null;
   }
 
   async leave(key: string): Promise<void> {
@@ -358,7 +390,9 @@ export class AppState {
     view.timeline = [...view.timeline, { type: 'notice', notice: n }];
     const text = this.t(`notice.${n.kind}` as MessageKey, { name: n.user, detail: n.detail ?? '' });
     if (n.kind === 'joined' || n.kind === 'left') {
-      this.toast(this.t(n.kind === 'joined' ? 'toast.joined' : 'toast.left', { name: n.user, room: view.session.name }));
+      // In a direct chat the other person coming and going is the whole roster: the
+      // timeline says it, a toast naming them twice ("Binh joined Binh") would only confuse.
+      if (!view.isDirect) this.toast(this.t(n.kind === 'joined' ? 'toast.joined' : 'toast.left', { name: n.user, room: view.title }));
     } else if (n.kind !== 'back') {
       this.toast(text, 'error');
     }
