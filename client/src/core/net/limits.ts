@@ -9,8 +9,12 @@ export const BUFFER_HIGH_WATER = 4 * 1024 * 1024;
 export const BUFFER_LOW_WATER = 1 * 1024 * 1024;
 /** A peer that has not completed the signed hello by then is dropped. */
 export const HANDSHAKE_TIMEOUT_MS = 20_000;
-/** Largest application frame (a chat message, a history page); files go in chunks. */
-export const MAX_APP_FRAME_BYTES = 256 * 1024;
+/**
+ * Largest application frame (a chat message, a history page); files go in chunks. Below
+ * 256 KiB so that, sealed (header and tag), it still fits the 262,144-byte maxMessageSize
+ * Chromium negotiates.
+ */
+export const MAX_APP_FRAME_BYTES = 255 * 1024;
 /** Longest message text a person may send. */
 export const MAX_MESSAGE_CHARS = 16_000;
 /** Reconnect back-off to the signaling server (socket.io's own, tuned). */

@@ -1,7 +1,7 @@
 import SimplePeer from '@thaunknown/simple-peer';
 import type { SignalData } from '../../../../signaling/src/protocol.ts';
 import { Emitter } from '../util/emitter.ts';
-import { extractFingerprint } from './sdp.ts';
+import { extractFingerprint, isBareEndOfCandidates } from './sdp.ts';
 import type { PeerLink, PeerLinkEvents, PeerLinkFactory } from './peer-link.ts';
 import { BUFFER_LOW_WATER } from './limits.ts';
 
@@ -54,7 +54,7 @@ export class SimplePeerLink implements PeerLink {
   }
 
   signal(data: SignalData): void {
-    if (this.#closed) return;
+    if (this.#closed || isBareEndOfCandidates(data)) return;
     try {
       this.#peer.signal(data);
     } catch (e) {
@@ -65,6 +65,12 @@ export class SimplePeerLink implements PeerLink {
   send(data: string | Uint8Array): void {
     const channel = this.#peer._channel;
     if (!channel || channel.readyState !== 'open') throw new Error('channel not open');
+    // NOTE: the limit is the one this connection negotiated (Chromium announces 256 KiB,
+    // Firefox 1 GiB; the smaller wins), never an assumed constant. Checked here so that an
+    // oversize frame fails the same clear way in every browser and the channel stays up.
+    // A UTF-16 unit is at most 3 UTF-8 bytes: short strings (every control message) need no encoding.
+    const bytes = typeof data === 'string' ? (data.length * 3 <= this.maxMessageSize ? data.length : utf8Length(data)) : data.byteLength;
+    if (bytes > this.maxMessageSize) throw new RangeError(`a ${bytes}-byte frame is larger than this connection carries (${this.maxMessageSize} bytes)`);
     // NOTE: straight to the channel, bypassing simple-peer's stream buffering, so that
     // bufferedAmount is the single measure of what is queued.
     if (typeof data === 'string') channel.send(data);
@@ -122,4 +128,9 @@ export class SimplePeerLink implements PeerLink {
 
 export function simplePeerFactory(): PeerLinkFactory {
   return { create: (opts) => new SimplePeerLink(opts) };
+}
+
+const encoder = new TextEncoder();
+function utf8Length(text: string): number {
+  return encoder.encode(text).length;
 }
