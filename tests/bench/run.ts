@@ -94,6 +94,7 @@ async function main(): Promise<number> {
     { name: 'chat', budgetMs: 6 * MINUTE, run: async (ctx) => (await import('./chat-latency.ts')).runChatLatencyBench(ctx) },
     { name: 'files', budgetMs: 6 * MINUTE, run: async (ctx) => (await import('./files.ts')).runFilesBench(ctx) },
     { name: 'room-fanout', budgetMs: 2 * MINUTE, run: async () => (await import('./room-fanout.ts')).runRoomFanoutBench() },
+    { name: 'history', budgetMs: 3 * MINUTE, run: async (ctx) => (await import('./history.ts')).runHistoryBench(ctx) },
   ];
   const signaling = await signalingGroup();
   if (signaling) groups.push(signaling);

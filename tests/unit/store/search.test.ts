@@ -9,6 +9,7 @@ import {
   parseQuery,
   searchMessages,
   tokenize,
+  type SearchOptions,
 } from '../../../client/src/core/store/search.ts';
 import type { ChatDatabase } from '../../../client/src/core/store/db.ts';
 import { countRowsRead, makeMessage, ManualClock, openFreshDb, T0 } from './helpers.ts';
@@ -89,6 +90,15 @@ describe('search', () => {
     expect(await searchMessages(db, '   ')).toEqual([]);
   });
 
+  it('lists a message once when several of its words start with the prefix', async () => {
+    const db = fresh();
+    const both = makeMessage({ body: 'tomato soup tomorrow' });
+    const one = makeMessage({ body: 'tomorrow then', sentAt: T0 + 1 });
+    await addMessages(db, [both, one], clock);
+    expect((await searchMessages(db, 'tom')).map((m) => m.id)).toEqual([one.id, both.id]);
+    expect((await searchMessages(db, 'soup tom')).map((m) => m.id)).toEqual([both.id]);
+  });
+
   it('searches one room when asked, newest first, up to the limit', async () => {
     const db = fresh();
     const rows = Array.from({ length: 6 }, (_, i) =>
@@ -158,6 +168,64 @@ describe('search', () => {
     read.rows = 0;
     expect(await db.messages.filter((m) => m.body.includes('Nẵng')).count()).toBe(3);
     expect(read.rows).toBe(20_000);
+  });
+});
+
+describe('search for a common word', () => {
+  it('returns the newest hits in order, reading the newest rows instead of every match', async () => {
+    const db = fresh();
+    const read = countRowsRead(db, 'messages');
+    // "hello" in 3 of 4 messages; two rooms; pairs of messages share a sentAt to test ties.
+    const rows = Array.from({ length: 20_000 }, (_, i) =>
+      makeMessage({
+        body: i % 4 === 3 ? 'lunch today' : `hello ${i % 7 === 0 ? 'world' : 'there'}`,
+        room: i % 3 === 0 ? 'family' : 'general',
+        sentAt: T0 - Math.floor(i / 2),
+      }),
+    );
+    for (let i = 0; i < rows.length; i += 5_000) await addMessages(db, rows.slice(i, i + 5_000), clock);
+    const all = await db.messages.toArray();
+    const expected = (keep: (m: (typeof all)[number]) => boolean, limit = 50) =>
+      all
+        .filter(keep)
+        .sort((a, b) => b.sentAt - a.sentAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+        .slice(0, limit)
+        .map((m) => m.id);
+    const ids = async (query: string, options?: SearchOptions) => (await searchMessages(db, query, options)).map((m) => m.id);
+
+    read.rows = 0;
+    expect(await ids('hel')).toEqual(expected((m) => m.words.includes('hello')));
+    expect(read.rows).toBeLessThan(200);
+
+    read.rows = 0;
+    expect(await ids('hello', { room: 'family', limit: 20 })).toEqual(expected((m) => m.room === 'family' && m.words.includes('hello'), 20));
+    expect(read.rows).toBeLessThan(200);
+
+    // Every word still has to match: "hello world" is in about 1 message in 9.
+    expect(await ids('hello world ')).toEqual(expected((m) => m.words.includes('hello') && m.words.includes('world')));
+    expect(await ids('hello zebra')).toEqual([]);
+
+    // A room with fewer matches than the limit: every one of them, newest first.
+    const tiny = Array.from({ length: 10 }, (_, i) => makeMessage({ body: 'hello tiny', room: 'tiny', sentAt: T0 - 30_000 + i }));
+    await addMessages(db, tiny, clock);
+    expect(await ids('hello', { room: 'tiny' })).toEqual(tiny.map((m) => m.id).reverse());
+  });
+
+  it('falls back to reading by the word when a common word is only in old messages', async () => {
+    const db = fresh();
+    const read = countRowsRead(db, 'messages');
+    const rows = Array.from({ length: 20_000 }, (_, i) =>
+      makeMessage({ body: i < 8_000 ? 'lunch today' : `hello number ${i}`, sentAt: T0 - i }),
+    );
+    for (let i = 0; i < rows.length; i += 5_000) await addMessages(db, rows.slice(i, i + 5_000), clock);
+
+    read.rows = 0;
+    const found = await searchMessages(db, 'hello');
+    expect(found.map((m) => m.id)).toEqual(rows.slice(8_000, 8_050).map((m) => m.id));
+    // The capped walk (a quarter of the matches), then the 12,000 rows under the word; the
+    // cursor under Dexie's offset() also delivers the row it opens on, once per page.
+    expect(read.rows).toBeGreaterThanOrEqual(3_000 + 12_000);
+    expect(read.rows).toBeLessThan(3_000 + 12_000 + 20);
   });
 });
 

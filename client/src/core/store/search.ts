@@ -1,3 +1,4 @@
+import Dexie, { type Collection } from 'dexie';
 import type { ChatDatabase, MessageRow } from './db.ts';
 import { MAX_QUERY_WORDS, MAX_WORDS_PER_MESSAGE, MAX_WORD_LENGTH, SEARCH_LIMIT } from './limits.ts';
 
@@ -75,21 +76,57 @@ function clausesOf(query: ParsedQuery): Clause[] {
   return clauses;
 }
 
+/**
+ * A plain key range of the words index. For a prefix, one message with two words sharing
+ * it is under the range twice: readers drop the repeat themselves, since Dexie's
+ * distinct() (like filter()) would turn one getAll into a cursor step per row.
+ */
 function selectClause(db: ChatDatabase, clause: Clause) {
   const where = db.messages.where('words');
-  // distinct(): one message with two words sharing the prefix must appear once.
-  return clause.prefix ? where.startsWith(clause.word).distinct() : where.equals(clause.word);
+  return clause.prefix ? where.startsWith(clause.word) : where.equals(clause.word);
 }
 
 function countClause(db: ChatDatabase, clause: Clause): Promise<number> {
   // A plain key range count touches index keys only, never the rows. For a prefix it
   // counts index entries, which over-counts slightly; it is only used to pick the rarest.
-  const where = db.messages.where('words');
-  return (clause.prefix ? where.startsWith(clause.word) : where.equals(clause.word)).count();
+  return selectClause(db, clause).count();
 }
 
 function matchesClause(words: readonly string[], clause: Clause): boolean {
   return clause.prefix ? words.some((w) => w.startsWith(clause.word)) : words.includes(clause.word);
+}
+
+/**
+ * Reading newest first costs about `limit × rows ÷ matches` rows, read by a reverse cursor
+ * in pages: in Chromium 3 to 6 times the cost per row of one getAll under the word
+ * (tests/bench/history.ts).
+ */
+const WALK_COST = 4;
+
+/**
+ * The first `limit` rows of `newest()` (a time-ordered index, read in reverse) that pass
+ * `keep`, reading pages that double in size so a dense word stops after a few rows.
+ * Undefined once `maxRows` are read without filling `limit`: the matches are bunched in
+ * older messages, and the caller reads them by the word instead.
+ */
+async function newestMatching(
+  newest: () => Collection<MessageRow, string, unknown>,
+  keep: (m: MessageRow) => boolean,
+  limit: number,
+  maxRows: number,
+): Promise<MessageRow[] | undefined> {
+  const found: MessageRow[] = [];
+  let read = 0;
+  for (let page = 2 * limit; found.length < limit; page *= 2) {
+    if (read >= maxRows) return undefined;
+    const want = Math.min(page, maxRows - read);
+    // A fresh collection each time: Dexie's reverse/offset/limit change the one they are called on.
+    const rows = await newest().reverse().offset(read).limit(want).toArray();
+    read += rows.length;
+    for (const m of rows) if (keep(m) && found.push(m) === limit) break;
+    if (rows.length < want) break;
+  }
+  return found;
 }
 
 export interface SearchOptions {
@@ -100,7 +137,10 @@ export interface SearchOptions {
 /**
  * Messages matching every word of the query, newest first.
  * Reads only the rows under the rarest query word in the index (counted first from the
- * index keys), then checks the other words on those rows: never a table scan.
+ * index keys), then checks the other words on those rows: never a table scan. When even
+ * the rarest word is in a large share of the messages (a common word, or the first
+ * letter typed), reading all of its rows to keep the newest `limit` costs far more than
+ * reading the newest rows until `limit` of them match, so that is done instead.
  */
 export async function searchMessages(
   db: ChatDatabase,
@@ -120,9 +160,27 @@ export async function searchMessages(
     const driver = clauses[rarest] as Clause;
     const others = clauses.filter((_, i) => i !== rarest);
 
-    const rows = await selectClause(db, driver)
-      .filter((m) => (room === undefined || m.room === room) && others.every((c) => matchesClause(m.words, c)))
-      .toArray();
+    // Ids are random, so the words index gives no time order; the time indexes do.
+    const newest = () =>
+      room === undefined
+        ? db.messages.orderBy('sentAt')
+        : db.messages.where('[room+sentAt]').between([room, Dexie.minKey], [room, Dexie.maxKey], true, true);
+    // Counting index keys reads no row; a rare word cannot pay off the walk, so it skips even that.
+    const matches = counts[rarest] ?? 0;
+    if (matches > WALK_COST * limit && matches * matches > WALK_COST * limit * (await newest().count())) {
+      // Same order as the sort below: the index breaks sentAt ties by primary key. Capped
+      // so that when the guess is wrong the search costs at most 2× reading by the word.
+      const keep = (m: MessageRow) => clauses.every((c) => matchesClause(m.words, c));
+      const found = await newestMatching(newest, keep, limit, Math.ceil(matches / WALK_COST));
+      if (found) return found;
+    }
+
+    const seen = new Set<string>();
+    const rows = (await selectClause(db, driver).toArray()).filter((m) => {
+      if (seen.has(m.id)) return false;
+      seen.add(m.id);
+      return (room === undefined || m.room === room) && others.every((c) => matchesClause(m.words, c));
+    });
     rows.sort((a, b) => b.sentAt - a.sentAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
     return rows.slice(0, limit);
   });
