@@ -33,9 +33,16 @@ export function transferIdOf(fileId: string): Uint8Array {
 }
 
 /**
- * SHA-256 (lowercase hex) of a Blob, read one chunk at a time: memory stays at one chunk
- * whatever the file size. WebCrypto has no incremental digest, hence hash-wasm.
- * `onChunk` sees each slice as it is hashed (the sender keeps its own copy that way).
+ * Bytes read from a Blob at a time when hashing: whole chunks, about 4 MiB. Measured in
+ * Chromium on 48 MiB, hashing in 128 KiB reads took 370-470 ms and in 4 MiB reads 180 ms:
+ * each read is a round trip to the browser process.
+ */
+export const HASH_READ_BYTES = 4 * 1024 * 1024;
+
+/**
+ * SHA-256 (lowercase hex) of a Blob, read a few megabytes at a time: memory stays at one
+ * read whatever the file size. WebCrypto has no incremental digest, hence hash-wasm.
+ * `onChunk` sees each chunk, in order, as it is hashed (the sender keeps its own copy that way).
  */
 export async function hashBlob(
   blob: Blob,
@@ -45,10 +52,16 @@ export async function hashBlob(
   const hasher = await createSHA256();
   hasher.init();
   const count = chunkCountFor(blob.size, chunkSize);
-  for (let i = 0; i < count; i++) {
-    const bytes = new Uint8Array(await blob.slice(i * chunkSize, Math.min(blob.size, (i + 1) * chunkSize)).arrayBuffer());
-    hasher.update(bytes);
-    if (onChunk) await onChunk(i, bytes);
+  const perRead = Math.max(1, Math.floor(HASH_READ_BYTES / chunkSize));
+  for (let first = 0; first < count; first += perRead) {
+    const start = first * chunkSize;
+    const block = new Uint8Array(await blob.slice(start, Math.min(blob.size, start + perRead * chunkSize)).arrayBuffer());
+    hasher.update(block);
+    if (!onChunk) continue;
+    for (let i = first; i < Math.min(count, first + perRead); i++) {
+      const offset = (i - first) * chunkSize;
+      await onChunk(i, block.subarray(offset, Math.min(block.length, offset + chunkSize)));
+    }
   }
   return hasher.digest('hex');
 }
