@@ -514,7 +514,6 @@ export class RoomSession {
     };
     const sig = await signEnvelope(this.#deps.identity.privateKey, env);
     const message: ChatMessage = { ...env, signature: sig, status: 'sending', deliveredTo: [], receivedAt: env.sentAt };
-    this.#events.emit('message', message, false);
     const stored = this.#deps.storage.messages.add(message);
     const frame: AppMessage = { t: 'msg', env, sig };
     const payload = JSON.stringify(frame);
@@ -522,6 +521,7 @@ export class RoomSession {
     // survives a dropped channel (receivers drop duplicates by id). Open channels get it
     // at once, without waiting for storage: the disk is not on the path of a message.
     const writes: Promise<unknown>[] = [stored];
+    const sends: Promise<unknown>[] = [];
     for (const r of recipients) {
       const write = this.#deps.storage.outbox.add({ room: this.key, to: r, messageId: env.id, payload, createdAt: env.sentAt });
       this.#outboxWrites.set(`${r}\u0000${env.id}`, write);
@@ -529,9 +529,13 @@ export class RoomSession {
       const slot = this.#slots.get(r);
       if (slot?.session?.isOpen && !slot.flushed.has(env.id)) {
         slot.flushed.add(env.id);
-        slot.session.sendMessage(frame).catch(() => slot.flushed.delete(env.id));
+        sends.push(slot.session.sendMessage(frame).catch(() => slot.flushed.delete(env.id)));
       }
     }
+    // NOTE: our own bubble is drawn once the frames are on their channels (sealing takes a
+    // fraction of a millisecond): drawn first, its rendering delayed every send.
+    await Promise.allSettled(sends);
+    this.#events.emit('message', message, false);
     await Promise.all(writes);
     for (const r of recipients) this.#outboxWrites.delete(`${r}\u0000${env.id}`);
     return message;
