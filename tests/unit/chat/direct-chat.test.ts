@@ -102,12 +102,16 @@ describe('direct chats started from a member of a room', () => {
     const { users, sessions } = await threeInLobby();
     const [, binh] = users;
     const seen = noticesOf(sessions[1]!);
+    const opened: string[] = [];
+    binh.client.on('direct', (room) => opened.push(room.key));
     const rooms = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].map((c) => `dm-${c.repeat(16)}`);
     for (const room of rooms) await sendRaw(sessions[2]!, 'Binh', { t: 'direct-invite', room, password: toB64u(crypto.getRandomValues(new Uint8Array(32))) });
     await until(() => seen.filter((n) => n.kind === 'refused-invite').length === rooms.length - DIRECT_INVITES_PER_WINDOW);
-    await until(() => directRooms(binh).length === DIRECT_INVITES_PER_WINDOW);
+    await until(() => opened.length === DIRECT_INVITES_PER_WINDOW);
     await new Promise((r) => setTimeout(r, 50));
-    expect(directRooms(binh)).toHaveLength(DIRECT_INVITES_PER_WINDOW);
+    expect(opened).toEqual(rooms.slice(0, DIRECT_INVITES_PER_WINDOW));
+    // One direct chat per person: each accepted invitation replaced the one before.
+    expect(directRooms(binh).map((s) => s.key)).toEqual([rooms[DIRECT_INVITES_PER_WINDOW - 1]]);
     expect(directRooms(binh).every((s) => s.directWith === 'Chi')).toBe(true);
     expect(seen.filter((n) => n.kind === 'refused-invite').every((n) => n.user === 'Chi' && n.code === ErrorCode.InviteRefused)).toBe(true);
   });
@@ -133,7 +137,7 @@ describe('direct chats started from a member of a room', () => {
     if (!r.ok) throw new Error(r.message);
     await binh.client.joinRoom(`dm-${'q'.repeat(16)}`, { create: true });
     const there = binh.client.room(`dm-${'q'.repeat(16)}`)!;
-    await until(() => there.member('An')?.connection === 'open');
+    await until(() => there.member('An')?.connection === 'open' && r.value.member('Binh')?.connection === 'open');
     const seen = noticesOf(there);
     await sendRaw(r.value, 'Binh', { t: 'direct-invite', room: `dm-${'q'.repeat(16)}`, password: toB64u(crypto.getRandomValues(new Uint8Array(32))) });
     await until(() => seen.some((n) => n.kind === 'refused-invite'));
@@ -165,6 +169,22 @@ describe('direct chats started from a member of a room', () => {
     const second = await an.client.startDirect('lobby', 'Binh');
     if (!second.ok) throw new Error(second.message);
     expect(second.value.key).not.toBe(first.value.key);
+    // Binh's chat with An is replaced by the new one, not doubled.
     await until(() => directRooms(binh).some((s) => s.key === second.value.key));
+    await until(() => directRooms(binh).length === 1);
+  });
+
+  it('two people starting a direct chat with each other at once end up in one chat', async () => {
+    const { users } = await threeInLobby();
+    const [an, binh] = users;
+    const [fromAn, fromBinh] = await Promise.all([an.client.startDirect('lobby', 'Binh'), binh.client.startDirect('lobby', 'An')]);
+    if (!fromAn.ok || !fromBinh.ok) throw new Error('could not start');
+    expect(fromAn.value.key).not.toBe(fromBinh.value.key);
+    const kept = [fromAn.value.key, fromBinh.value.key].sort()[0]!;
+    await until(() => directRooms(an).length === 1 && directRooms(binh).length === 1 && directRooms(an)[0]!.key === kept && directRooms(binh)[0]!.key === kept);
+    const [anDm, binhDm] = [directRooms(an)[0]!, directRooms(binh)[0]!];
+    await until(() => anDm.member('Binh')?.connection === 'open' && binhDm.member('An')?.connection === 'open');
+    await anDm.sendText('one chat, not two');
+    await until(async () => (await texts(binh, kept)).includes('one chat, not two'));
   });
 });

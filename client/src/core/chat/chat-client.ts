@@ -13,7 +13,7 @@ import { deriveRoomSecrets } from '../crypto/kdf.ts';
 import { signBytes } from '../crypto/sign.ts';
 import type { PeerLinkFactory } from '../net/peer-link.ts';
 import type { SignalingLink, SignalingStatus } from '../net/signaling-link.ts';
-import { DIRECT_INVITE_WINDOW_MS, DIRECT_INVITES_PER_WINDOW, DIRECT_PASSWORD_BYTES } from '../net/limits.ts';
+import { DIRECT_CROSSING_MS, DIRECT_INVITE_WINDOW_MS, DIRECT_INVITES_PER_WINDOW, DIRECT_PASSWORD_BYTES } from '../net/limits.ts';
 import { DIRECT_ROOM_PREFIX, DIRECT_ROOM_RANDOM_CHARS } from '../net/wire.ts';
 import { Emitter } from '../util/emitter.ts';
 import type { Identity } from './identity.ts';
@@ -77,6 +77,9 @@ export class ChatClient {
   #wasOnline = false;
   /** When each member's recent invitations arrived, for the per-member cap. */
   readonly #inviteTimes = new Map<string, number[]>();
+  /** When we started each direct chat, to tell crossing invitations from a fresh start. */
+  readonly #directStartedAt = new Map<string, number>();
+  readonly #directQueues = new Map<string, Promise<void>>();
 
   constructor(deps: ChatClientDeps) {
     this.#deps = deps;
@@ -244,7 +247,7 @@ export class ChatClient {
         admitInvite: (username) => this.#admitInvite(username),
       },
     );
-    session.on('directInvite', (invite) => void this.#acceptDirect(invite));
+    session.on('directInvite', (invite) => void this.#oneAtATime(invite.from, () => this.#acceptDirect(invite)));
     const saved: SavedRoom = {
       key,
       name: r.room,
@@ -276,7 +279,11 @@ export class ChatClient {
    * invitation carrying both travels only over the verified channel to that member. The
    * server sees a join token and an unknown name, never the password.
    */
-  async startDirect(fromRoomKey: string, username: string): Promise<Result<RoomSession>> {
+  startDirect(fromRoomKey: string, username: string): Promise<Result<RoomSession>> {
+    return this.#oneAtATime(username, () => this.#startDirect(fromRoomKey, username));
+  }
+
+  async #startDirect(fromRoomKey: string, username: string): Promise<Result<RoomSession>> {
     if (!this.#username) return { ok: false, error: ServerError.NotAuthenticated, message: 'log in first' };
     const existing = this.directWith(username);
     if (existing) return { ok: true, value: existing };
@@ -288,8 +295,13 @@ export class ChatClient {
     const name = randomDirectRoomName();
     const password = toB64u(crypto.getRandomValues(new Uint8Array(DIRECT_PASSWORD_BYTES)));
     const secrets = await deriveRoomSecrets(password, name);
+    this.#directStartedAt.set(name, (this.#deps.now ?? Date.now)());
     const entered = await this.#enter(name, name, { create: true, secrets, direct: member.username });
-    if (!entered.ok) return entered;
+    if (!entered.ok) {
+      this.#directStartedAt.delete(name);
+      return entered;
+    }
+
     try {
       await from.sendDirectInvite(member.username, { room: name, password });
     } catch (e) {
@@ -301,14 +313,47 @@ export class ChatClient {
     return entered;
   }
 
-  /** The session checked where the invite came from; here it is joined like a password room. */
+  /**
+   * The session checked where the invite came from; here it is joined like a password room.
+   * One direct chat per person: a new invitation replaces the chat we had with them (they
+   * deleted theirs and started again), except when both of us started one at the same
+   * moment, where both sides keep the room whose name sorts first.
+   */
   async #acceptDirect(invite: DirectInvite): Promise<void> {
     const name = normalizeRoomName(invite.room);
     if (!name.ok || this.#joined.has(name.key) || this.#entering.has(name.key)) return;
+    const existing = this.directWith(invite.from);
+    if (existing) {
+      const startedAt = this.#directStartedAt.get(existing.key);
+      const crossing = startedAt !== undefined && (this.#deps.now ?? Date.now)() - startedAt < DIRECT_CROSSING_MS && !existing.hasMet(invite.from);
+      if (crossing && existing.key < name.key) return; // they switch to ours when our invitation arrives
+    }
     const secrets = await deriveRoomSecrets(invite.password, name.key);
     const r = await this.#enter(name.name, name.key, { create: true, secrets, direct: invite.from });
     if (!r.ok) return this.#events.emit('problem', `could not open the direct chat with ${invite.from}: ${r.message}`);
+    if (existing) {
+      this.#directStartedAt.delete(existing.key);
+      await this.leaveRoom(existing.key);
+    }
     this.#events.emit('direct', r.value, invite.from, false);
+  }
+
+  /**
+   * Starting and accepting direct chats with one person run one after another, so each
+   * sees the chat the other made (two people pressing "Direct chat" at once).
+   */
+  #oneAtATime<T>(username: string, task: () => Promise<T>): Promise<T> {
+    const who = username.toLowerCase();
+    const next = (this.#directQueues.get(who) ?? Promise.resolve()).then(task, task);
+    const settled = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#directQueues.set(who, settled);
+    void settled.then(() => {
+      if (this.#directQueues.get(who) === settled) this.#directQueues.delete(who);
+    });
+    return next;
   }
 
   /** At most DIRECT_INVITES_PER_WINDOW invitations per member per window, across rooms. */

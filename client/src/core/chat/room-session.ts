@@ -807,6 +807,11 @@ export class RoomSession {
     this.#events.clear();
   }
 
+  /** True once `username` has been in this room's roster during this session. */
+  hasMet(username: string): boolean {
+    return this.#known.has(username.toLowerCase());
+  }
+
   /** Public key of a member as raw bytes, for safety numbers. */
   pinnedKey(username: string): Uint8Array | null {
     const v = this.#members.get(username.toLowerCase());

@@ -28,5 +28,10 @@ export const PEER_RETRY_MS = 3_000;
  */
 export const DIRECT_INVITES_PER_WINDOW = 3;
 export const DIRECT_INVITE_WINDOW_MS = 60_000;
+/**
+ * Two people who press "Direct chat" on each other within this time each get the other's
+ * invitation while theirs is on its way: both then keep the room whose name sorts first.
+ */
+export const DIRECT_CROSSING_MS = 60_000;
 /** Random bytes in a direct room's password: 256 bits, far past guessing or brute force. */
 export const DIRECT_PASSWORD_BYTES = 32;
