@@ -40,8 +40,8 @@ export interface StaticServer {
 }
 
 /** The built page on a free port of 127.0.0.1 (a secure context, so WebCrypto works), cross-origin isolated. */
-export async function serveBenchPage(): Promise<StaticServer> {
-  const serve = sirv(pageDist, {
+export async function serveBenchPage(dir: string = pageDist): Promise<StaticServer> {
+  const serve = sirv(dir, {
     dev: false,
     etag: false,
     // Cross-origin isolation lifts performance.now() from 100 µs to 5 µs resolution,

@@ -5,18 +5,15 @@
  * purge of the ~30% older than 7 days, each against a full read of the same table
  * (`toArray()`) in the same page and the same run.
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
-import sirv from 'sirv';
 import { build } from 'vite';
 import { HISTORY_PAGE } from '../../client/src/core/store/limits.ts';
 import { foldForSearch } from '../../client/src/core/store/search.ts';
-import { NAME_SHIM } from './bench-page.ts';
+import { NAME_SHIM, serveBenchPage } from './bench-page.ts';
 import { compared, type BenchFigure, log, median, round } from './figure.ts';
 import { alternate, type GroupContext, withBrowser } from './group.ts';
 import type { PopulateSpec, Timed } from './history-page/api.ts';
@@ -54,25 +51,6 @@ async function buildPage(outDir: string): Promise<void> {
   });
 }
 
-/** The built page on 127.0.0.1 (a secure context), cross-origin isolated for 5 µs timers. */
-async function servePage(dir: string): Promise<{ url: string; close(): Promise<void> }> {
-  const serve = sirv(dir, {
-    dev: false,
-    etag: false,
-    setHeaders: (res) => {
-      res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
-      res.setHeader('Cross-Origin-Embedder-Policy', 'require-corp');
-    },
-  });
-  const server = createServer((req, res) => serve(req, res));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/index.html`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
-
 async function ready(page: Page, url: string): Promise<void> {
   await page.goto(url);
   await page.waitForFunction(() => window.historyBench !== undefined);
@@ -85,7 +63,7 @@ export async function runHistoryBench(ctx: GroupContext): Promise<BenchFigure[]>
   const dist = await mkdtemp(join(tmpdir(), 'history-bench-'));
   try {
     await buildPage(dist);
-    const server = await servePage(dist);
+    const server = await serveBenchPage(dist);
     try {
       return await withBrowser(ctx.signal, async (browser) => {
         const context = await browser.newContext();

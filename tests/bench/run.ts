@@ -87,7 +87,7 @@ async function main(): Promise<number> {
   let pageServer: Promise<StaticServer> | undefined;
   // Built once, on first use, and shared by the groups that compare against a bare channel.
   const benchPageUrl = async () => {
-    pageServer ??= buildBenchPage().then(serveBenchPage);
+    pageServer ??= buildBenchPage().then(() => serveBenchPage());
     return (await pageServer).url;
   };
 

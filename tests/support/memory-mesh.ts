@@ -2,6 +2,7 @@ import type { Member, RoomJoinRequest, RoomSummary, SignalData } from '../../sig
 import { normalizeRoomName, ServerError } from '../../signaling/src/protocol.ts';
 import { nextRosterVersion } from '../../signaling/src/rooms.ts';
 import { ChatClient } from '../../client/src/core/chat/chat-client.ts';
+import type { RoomSession } from '../../client/src/core/chat/room-session.ts';
 import { createMemoryStorage } from '../../client/src/core/chat/memory-storage.ts';
 import type { ChatStorage } from '../../client/src/core/chat/ports.ts';
 import { generateIdentityKeyPair } from '../../client/src/core/crypto/sign.ts';
@@ -198,4 +199,16 @@ export async function until(check: () => boolean | Promise<boolean>, timeoutMs =
     if (Date.now() > end) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/** Each user joins `room` in turn; resolves once every member has an open channel to every other. */
+export async function joinAll(users: MeshUser[], room: string): Promise<RoomSession[]> {
+  const sessions: RoomSession[] = [];
+  for (const u of users) {
+    const r = await u.client.joinRoom(room, { create: true });
+    if (!r.ok) throw new Error(r.message);
+    sessions.push(r.value);
+  }
+  await until(() => sessions.every((s) => s.members.filter((m) => m.online && m.connection === 'open').length === users.length - 1));
+  return sessions;
 }

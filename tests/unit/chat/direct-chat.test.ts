@@ -5,18 +5,7 @@ import { generateIdentityKeyPair } from '../../../client/src/core/crypto/sign.ts
 import { ErrorCode } from '../../../client/src/core/errors.ts';
 import { DIRECT_INVITES_PER_WINDOW } from '../../../client/src/core/net/limits.ts';
 import type { AppMessage } from '../../../client/src/core/net/wire.ts';
-import { MemoryHub, meshUser, until, type MeshUser } from '../../support/memory-mesh.ts';
-
-async function joinAll(users: MeshUser[], room: string): Promise<RoomSession[]> {
-  const sessions: RoomSession[] = [];
-  for (const u of users) {
-    const r = await u.client.joinRoom(room, { create: true });
-    if (!r.ok) throw new Error(r.message);
-    sessions.push(r.value);
-  }
-  await until(() => sessions.every((s) => s.members.filter((m) => m.online && m.connection === 'open').length === users.length - 1));
-  return sessions;
-}
+import { joinAll, MemoryHub, meshUser, until, type MeshUser } from '../../support/memory-mesh.ts';
 
 async function threeInLobby() {
   const hub = new MemoryHub();

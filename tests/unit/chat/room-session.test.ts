@@ -4,18 +4,7 @@ import { signEnvelope } from '../../../client/src/core/crypto/signed.ts';
 import { generateIdentityKeyPair } from '../../../client/src/core/crypto/sign.ts';
 import { toB64u } from '../../../client/src/core/crypto/bytes.ts';
 import { ErrorCode, isChatError } from '../../../client/src/core/errors.ts';
-import { MemoryHub, meshUser, until, type MeshUser } from '../../support/memory-mesh.ts';
-
-async function joinAll(users: MeshUser[], room: string): Promise<RoomSession[]> {
-  const sessions: RoomSession[] = [];
-  for (const u of users) {
-    const r = await u.client.joinRoom(room, { create: true });
-    if (!r.ok) throw new Error(r.message);
-    sessions.push(r.value);
-  }
-  await until(() => sessions.every((s) => s.members.filter((m) => m.online).every((m) => m.connection === 'open') && s.members.filter((m) => m.online).length === users.length - 1));
-  return sessions;
-}
+import { joinAll, MemoryHub, meshUser, until, type MeshUser } from '../../support/memory-mesh.ts';
 
 const texts = async (u: MeshUser, room: string) => (await u.storage.messages.recent(room, 100)).map((m) => m.body);
 const notices = (s: RoomSession) => {
