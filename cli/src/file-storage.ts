@@ -1,9 +1,9 @@
-import { open, readFile, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import * as v from 'valibot';
 import type { ChatMessage, ChatStorage, Contact, ContactBook, HistoryCursor, MessageLog, Outbox, OutboxEntry, RoomBook, SavedRoom } from '../../client/src/core/chat/ports.ts';
 import { HISTORY_TTL_MS } from '../../client/src/core/store/limits.ts';
 import { expiresAtFor } from '../../client/src/core/store/retention.ts';
+import { writeFileAtomic } from './atomic-file.ts';
 import { CliError, CliErrorCode } from './errors.ts';
 import { MAX_STORAGE_FILE_BYTES } from './limits.ts';
 
@@ -268,21 +268,10 @@ export class FileChatStorage implements ChatStorage {
     if (Buffer.byteLength(text) > MAX_STORAGE_FILE_BYTES) {
       throw new CliError(CliErrorCode.Storage, `${this.path} would grow past ${MAX_STORAGE_FILE_BYTES} bytes; this change was not saved`);
     }
-    const tmp = join(dirname(this.path), `.${basename(this.path)}.${process.pid}.tmp`);
     try {
-      const handle = await open(tmp, 'w', 0o600);
-      try {
-        await handle.writeFile(text, 'utf8');
-        // NOTE: fsync before rename, or a crash can leave the new name pointing at an
-        // empty file on some filesystems: the pinned keys would be lost.
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(tmp, this.path);
-      await syncDirectory(dirname(this.path));
+      // NOTE: atomic, or a crash mid-write could lose the pinned keys.
+      await writeFileAtomic(this.path, text);
     } catch (e) {
-      await unlink(tmp).catch(() => undefined);
       throw new CliError(CliErrorCode.Storage, `could not save ${this.path}: ${(e as Error).message}`, { cause: e });
     }
   }
@@ -297,19 +286,6 @@ export class FileChatStorage implements ChatStorage {
     const failed = this.#backgroundError;
     this.#backgroundError = null;
     if (failed) throw failed;
-  }
-}
-
-/** Makes the rename itself durable (Linux); not every platform can open a directory. */
-async function syncDirectory(dir: string): Promise<void> {
-  let handle;
-  try {
-    handle = await open(dir, 'r');
-    await handle.sync();
-  } catch {
-    // Best effort: the data file itself was already synced.
-  } finally {
-    await handle?.close();
   }
 }
 

@@ -1,37 +1,43 @@
 import { openAsBlob } from 'node:fs';
-import { mkdir, open, stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
-import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
 import type { Identity } from '../../client/src/core/chat/identity.ts';
 import type { RoomSession } from '../../client/src/core/chat/room-session.ts';
 import { FileTransfers, type TransferInfo } from '../../client/src/core/files/transfers.ts';
 import { FINAL_STATES } from '../../client/src/core/files/progress.ts';
 import { sanitizeFileName } from '../../client/src/core/files/sanitize.ts';
-import { ChatDatabase } from '../../client/src/core/store/db.ts';
-import { readFileBlob } from '../../client/src/core/store/files.ts';
+import { DiskFileStore } from './disk-file-store.ts';
 import { CliError, CliErrorCode } from './errors.ts';
 
 /**
  * Files for the headless peer: core's FileTransfers unchanged (signed manifest, encrypted
- * chunks, backpressure, SHA-256 check), over core's ChatDatabase.
- *
- * FileTransfers takes a Dexie database rather than a storage port, so in Node the database
- * is fake-indexeddb, held in memory for this process only: a transfer cut by a restart
- * starts over instead of resuming. Chunks of a received file are dropped once it is saved.
- * Files to send are read from disk as they go (`openAsBlob`), never copied into memory.
+ * chunks, backpressure, SHA-256 check), storing through core's FileStore port on disk
+ * (disk-file-store.ts): received chunks go straight to a file under the home folder, so
+ * a file is never held whole in memory and a transfer cut by a restart resumes.
+ * Files to send are read from disk as they go (`openAsBlob`), never copied into memory,
+ * and no second copy of them is kept.
  */
 export class NodeFiles {
-  readonly db: ChatDatabase;
+  readonly store: DiskFileStore;
   readonly #identity: Identity;
 
-  constructor(identity: Identity) {
+  private constructor(identity: Identity, store: DiskFileStore) {
     this.#identity = identity;
-    this.db = new ChatDatabase(`p2p-chat-cli-files`, { indexedDB: new IDBFactory(), IDBKeyRange });
+    this.store = store;
+  }
+
+  /** `dir` holds transfers in progress (see disk-file-store.ts). */
+  static async open(identity: Identity, dir: string, opts: { now?: () => number } = {}): Promise<NodeFiles> {
+    return new NodeFiles(identity, await DiskFileStore.open(dir, opts));
   }
 
   /** For ChatClient's `files` dependency: one FileTransfers per joined room. */
   readonly transfersFor = (room: string, username: string): FileTransfers =>
-    new FileTransfers({ db: this.db, identity: this.#identity, username, room, storeAs: 'bytes', keepSentCopy: false });
+    new FileTransfers({ store: this.store, identity: this.#identity, username, room, keepSentCopy: false });
+
+  close(): void {
+    this.store.close();
+  }
 }
 
 /** A file on disk as the Blob RoomSession.sendFile takes, read lazily. */
@@ -75,54 +81,54 @@ export interface SavedFile {
 /**
  * Writes every received file that core verified (signature and SHA-256) into `dir`,
  * under a sanitised name that never overwrites an existing file. Nothing unverified
- * touches the disk.
+ * touches `dir`. Files verified before a restart but not yet saved are saved now.
  */
 export function saveVerifiedFiles(
   room: RoomSession,
-  db: ChatDatabase,
+  store: DiskFileStore,
   dir: string,
   on: { saved: (f: SavedFile) => void; failed: (info: TransferInfo, why: string) => void },
 ): () => void {
   const files = room.files;
   if (!files) return () => undefined;
   const handled = new Set<string>();
+  const save = (info: TransferInfo) =>
+    void saveOne(store, dir, info.id).then(
+      (saved) => on.saved(saved),
+      (e: unknown) => on.failed(info, `could not be saved: ${(e as Error).message}`),
+    );
+  void store.inRoom(room.key).then(async (rows) => {
+    for (const row of rows) {
+      if (row.state !== 'verified' || handled.has(row.id) || (await store.countChunks(row.id)) !== row.chunkCount) continue;
+      handled.add(row.id);
+      save({ id: row.id, peer: row.from.toLowerCase(), direction: 'receive', state: 'verified', name: row.name, size: row.size });
+    }
+  });
   return files.on('state', (info) => {
     if (info.direction !== 'receive' || !FINAL_STATES.has(info.state) || handled.has(info.id)) return;
     handled.add(info.id);
     if (info.state !== 'verified') return on.failed(info, info.error ? `${info.error.message} (${info.error.code})` : info.state);
-    void saveOne(db, dir, info.id).then(
-      (saved) => on.saved(saved),
-      (e: unknown) => on.failed(info, `could not be saved: ${(e as Error).message}`),
-    );
+    save(info);
   });
 }
 
-async function saveOne(db: ChatDatabase, dir: string, id: string): Promise<SavedFile> {
-  const row = await db.files.get(id);
+async function saveOne(store: DiskFileStore, dir: string, id: string): Promise<SavedFile> {
+  const row = await store.get(id);
   if (!row || row.state !== 'verified') throw new Error('the file is not verified');
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const blob = await readFileBlob(db, id, 'application/octet-stream');
   const name = sanitizeFileName(row.name);
   const dot = name.lastIndexOf('.');
   const [stem, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ''];
   for (let n = 0; n < 1000; n++) {
     const path = join(dir, n === 0 ? name : `${stem} (${n})${ext}`);
-    let handle;
     try {
-      // 'wx': a received file never replaces one already there.
-      handle = await open(path, 'wx', 0o600);
+      // Moved, not copied, on the same disk; a received file never replaces one already there.
+      await store.moveOut(id, path);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') continue;
       throw e;
     }
-    try {
-      for await (const part of blob.stream() as unknown as AsyncIterable<Uint8Array>) await handle.write(part);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    // Saved: the in-memory copy can go (the row stays, so a re-offer is answered "verified").
-    await db.chunks.where('fileId').equals(id).delete();
+    // The row stays (without its bytes), so a re-offer is answered "verified".
     return { id, from: row.from, name, size: row.size, sha256: row.sha256, path };
   }
   throw new Error(`no free name for ${name} in ${dir}`);

@@ -9,7 +9,7 @@ import type { SignalingLink } from '../../client/src/core/net/signaling-link.ts'
 import { SocketIoSignaling } from '../../client/src/core/net/socketio-signaling.ts';
 import { DeliveryWatch, type DeliveryReport } from './delivery.ts';
 import { CliError, CliErrorCode } from './errors.ts';
-import { Home } from './home.ts';
+import { Home, HOME_FILES } from './home.ts';
 import { nodePeerFactory } from './node-peer-link.ts';
 import { fileFromPath, NodeFiles, saveVerifiedFiles, waitForFileDelivery, type SavedFile } from './files.ts';
 import { CONNECT_TIMEOUT_MS } from './limits.ts';
@@ -77,7 +77,13 @@ export class HeadlessPeer {
     const roomName = normalizeRoomName(opts.room);
     if (!roomName.ok) throw new CliError(CliErrorCode.Usage, `invalid room name (${roomName.reason})`);
     const home = await Home.open(opts.home);
-    const files = new NodeFiles(home.identity);
+    let files: NodeFiles;
+    try {
+      files = await NodeFiles.open(home.identity, join(home.dir, HOME_FILES.files));
+    } catch (e) {
+      await home.close().catch(() => undefined);
+      throw new CliError(CliErrorCode.Storage, `cannot use ${join(home.dir, HOME_FILES.files)}: ${(e as Error).message}`, { cause: e });
+    }
     const downloads = opts.downloads ?? join(home.dir, 'downloads');
     let client: ChatClient | undefined;
     try {
@@ -97,7 +103,7 @@ export class HeadlessPeer {
       const c = client;
       c.on('joined', (session) => {
         if (session.key !== roomName.key) return;
-        saveVerifiedFiles(session, files.db, downloads, {
+        saveVerifiedFiles(session, files.store, downloads, {
           saved: (f) => opts.onFileSaved?.(f),
           failed: (info, why) => opts.onFileFailed?.(info, why),
         });
@@ -119,6 +125,7 @@ export class HeadlessPeer {
       return new HeadlessPeer(c, joined.value, home, files);
     } catch (e) {
       client?.close();
+      files.close();
       await home.close().catch(() => undefined);
       throw e;
     }
@@ -177,6 +184,7 @@ export class HeadlessPeer {
     this.#closed = true;
     this.deliveries.close();
     this.client.close();
+    this.#files.close();
     await this.home.close();
   }
 }

@@ -13,9 +13,10 @@ import { loadOrCreateIdentity } from './identity-file.ts';
  *   identity.pem   Ed25519 private key, PKCS#8 (0600)
  *   profile.json   username last logged in with, public key (for people reading the folder)
  *   chat.json      contacts and pinned keys, messages, outbox, rooms (FileChatStorage)
+ *   files/         files being received, until verified and saved (DiskFileStore)
  *   lock           pid of the process using the folder
  */
-export const HOME_FILES = { identity: 'identity.pem', profile: 'profile.json', storage: 'chat.json', lock: 'lock' } as const;
+export const HOME_FILES = { identity: 'identity.pem', profile: 'profile.json', storage: 'chat.json', files: 'files', lock: 'lock' } as const;
 
 const Profile = v.object({ v: v.literal(1), username: v.optional(v.string()), publicKey: v.optional(v.string()) });
 type Profile = v.InferOutput<typeof Profile>;

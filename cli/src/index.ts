@@ -6,4 +6,5 @@ export { Home, HOME_FILES } from './home.ts';
 export { CliError, CliErrorCode, ExitCode } from './errors.ts';
 export { main } from './main.ts';
 export { NodeFiles, type SavedFile } from './files.ts';
+export { DiskFileStore, type DiskFileStoreOptions } from './disk-file-store.ts';
 export { nodePeerFactory } from './node-peer-link.ts';

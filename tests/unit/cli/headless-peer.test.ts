@@ -14,6 +14,8 @@ import { Home, HOME_FILES } from '../../../cli/src/home.ts';
 import { Printer, runInteractive, showRoom } from '../../../cli/src/interactive.ts';
 import { sendFileOnce, sendOnce } from '../../../cli/src/send-once.ts';
 import type { SavedFile } from '../../../cli/src/files.ts';
+import { DiskFileStore } from '../../../cli/src/disk-file-store.ts';
+import { newFileId } from '../../../client/src/core/files/manifest.ts';
 import { MemoryHub, MemorySignaling, meshUser, until, type MeshUser } from '../../support/memory-mesh.ts';
 
 /**
@@ -194,6 +196,32 @@ describe('the headless peer', () => {
     await until(() => saved.length === 2);
     expect(saved[1]!.path).toBe(join(receiverHome, 'downloads', 'report (1).bin'));
     expect((await readdir(join(receiverHome, 'downloads'))).sort()).toEqual(['report (1).bin', 'report.bin']);
+  });
+
+  it('a file verified just before the terminal peer stopped is saved when it starts again, and nothing is left in its files folder', async () => {
+    const hub = new MemoryHub();
+    const home = await tempHome();
+    const first = await openBot(hub, home, { user: 'Receiver' });
+    const room = first.room.key;
+    await first.close();
+
+    // What a stop between "verified" and "saved" leaves behind in the home folder.
+    const bytes = randomBytes(40 * 1024 + 5);
+    const sha = createHash('sha256').update(bytes).digest('hex');
+    const store = await DiskFileStore.open(join(home, HOME_FILES.files));
+    const id = newFileId();
+    const chunkSize = 16 * 1024;
+    await store.add({ id, room, from: 'Sender', name: 'left.bin', size: bytes.length, type: '', sha256: sha, chunkSize, chunkCount: 3, signature: 'sig', sentAt: Date.now() });
+    await store.putChunks(id, [0, 1, 2].map((index) => ({ index, data: bytes.subarray(index * chunkSize, (index + 1) * chunkSize) })));
+    await store.setState(id, 'verified');
+    store.close();
+
+    const saved: SavedFile[] = [];
+    await openBot(hub, home, { onFileSaved: (f) => saved.push(f) });
+    await until(() => saved.length === 1);
+    expect(saved[0]).toMatchObject({ id, name: 'left.bin', sha256: sha, path: join(home, 'downloads', 'left.bin') });
+    expect(createHash('sha256').update(await readFile(saved[0]!.path)).digest('hex')).toBe(sha);
+    expect(await readdir(join(home, HOME_FILES.files))).toEqual([`${id}.json`]);
   });
 
   it('one process per home folder; a lock left by a dead process is taken over', async () => {

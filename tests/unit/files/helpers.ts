@@ -9,6 +9,7 @@ import type { TransferState } from '../../../client/src/core/files/progress.ts';
 import { MemoryLink } from '../../../client/src/core/net/memory-link.ts';
 import type { PeerLink } from '../../../client/src/core/net/peer-link.ts';
 import { ChatDatabase } from '../../../client/src/core/store/db.ts';
+import { dexieFileStore, type DexieFileStoreOptions } from '../../../client/src/core/store/files.ts';
 
 export const ROOM = 'general';
 
@@ -68,8 +69,13 @@ export async function openPair(
   return { sa, sb, la, lb };
 }
 
-export function transfersFor(party: Party, db: ChatDatabase, extra: Partial<FileTransfersDeps> = {}): FileTransfers {
-  return new FileTransfers({ db, identity: party.identity, username: party.username, room: ROOM, storeAs: 'blob', ...extra });
+export function transfersFor(
+  party: Party,
+  db: ChatDatabase,
+  { storeAs = 'blob', ...extra }: Partial<FileTransfersDeps> & Pick<DexieFileStoreOptions, 'storeAs'> = {},
+): FileTransfers {
+  const store = dexieFileStore(db, { storeAs, ...(extra.clock ? { clock: extra.clock } : {}) });
+  return new FileTransfers({ store, identity: party.identity, username: party.username, room: ROOM, ...extra });
 }
 
 /** Resolves once `cond` holds, polling; rejects after `ms` with `what`. */

@@ -24,4 +24,5 @@ export { previewKind, safeBlobType, sanitizeFileName, type PreviewKind } from '.
 export { FINAL_STATES, ProgressMeter, type TransferDirection, type TransferProgress, type TransferState } from './progress.ts';
 export { TransferSender, type TransferSenderEvents, type TransferSenderParams } from './sender.ts';
 export { ALTERED_MESSAGE, TransferReceiver, type TransferReceiverEvents, type TransferReceiverParams } from './receiver.ts';
+export { OPEN_STATES, type FileRowUpdate, type FileStore, type NewFile, type StoredChunk } from './file-store.ts';
 export { FileTransfers, type FileTransfersDeps, type FileTransfersEvents, type TransferInfo } from './transfers.ts';

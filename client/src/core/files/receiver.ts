@@ -1,10 +1,10 @@
 import { createSHA256, type IHasher } from 'hash-wasm';
 import type { PeerSession } from '../chat/peer-session.ts';
 import { ChatError, ErrorCode, isChatError } from '../errors.ts';
-import type { ChatDatabase, FileState } from '../store/db.ts';
-import { countChunks, discardFile, lastContiguousChunk, putChunks, setFileState } from '../store/files.ts';
+import type { FileState } from '../store/db.ts';
 import type { ChunkHeader, FileCancelReason } from '../net/wire.ts';
 import { Emitter } from '../util/emitter.ts';
+import type { FileStore } from './file-store.ts';
 import { ACK_EVERY_BYTES, ACK_MAX_DELAY_MS, RECEIVER_QUEUE_LIMIT_BYTES } from './limits.ts';
 import { transferIdOf, type SignedManifest } from './manifest.ts';
 import { FINAL_STATES, ProgressMeter, type TransferProgress, type TransferState } from './progress.ts';
@@ -21,17 +21,12 @@ export interface TransferReceiverEvents {
 }
 
 export interface TransferReceiverParams {
-  db: ChatDatabase;
-  /** Already verified (verifySignedManifest) and stored (addFile) by the caller. */
+  store: FileStore;
+  /** Already verified (verifySignedManifest) and stored (FileStore.add) by the caller. */
   signed: SignedManifest;
   /** The sender (case-folded username). */
   peer: string;
   now?: () => number;
-  /**
-   * How chunks are stored. 'blob' (default): IndexedDB in browsers keeps Blobs on disk, so
-   * assembling the file later costs no memory. 'bytes' keeps Uint8Arrays.
-   */
-  storeAs?: 'blob' | 'bytes';
   /** Unstored bytes tolerated before the sender is judged to ignore flow control. */
   queueLimitBytes?: number;
 }
@@ -49,10 +44,9 @@ export class TransferReceiver {
   readonly id: string;
   readonly peer: string;
   readonly signed: SignedManifest;
-  readonly #db: ChatDatabase;
+  readonly #store: FileStore;
   readonly #transferId: Uint8Array;
   readonly #events = new Emitter<TransferReceiverEvents>();
-  readonly #storeAs: 'blob' | 'bytes';
   readonly #queueLimit: number;
   readonly #ackEvery: number;
   readonly #meter: ProgressMeter;
@@ -75,9 +69,8 @@ export class TransferReceiver {
     this.signed = params.signed;
     this.id = params.signed.manifest.id;
     this.peer = params.peer.toLowerCase();
-    this.#db = params.db;
+    this.#store = params.store;
     this.#transferId = transferIdOf(this.id);
-    this.#storeAs = params.storeAs ?? 'blob';
     this.#queueLimit = params.queueLimitBytes ?? RECEIVER_QUEUE_LIMIT_BYTES;
     this.#ackEvery = Math.max(1, Math.floor(ACK_EVERY_BYTES / params.signed.manifest.chunkSize));
     this.#hasher = hasher;
@@ -100,7 +93,7 @@ export class TransferReceiver {
    * its state; keeping it in the FileRow would remove this pass (a store schema change).
    */
   static async restore(params: TransferReceiverParams, stored: FileState = 'receiving'): Promise<TransferReceiver> {
-    const { db } = params;
+    const { store } = params;
     const { id, chunkCount } = params.signed.manifest;
     if (stored !== 'receiving' && stored !== 'verifying') {
       // Finished before (verified, or failed and discarded): it only answers with that.
@@ -108,20 +101,14 @@ export class TransferReceiver {
       done.#state = stored === 'verified' ? 'verified' : 'failed';
       return done;
     }
-    const last = await lastContiguousChunk(db, id);
+    const last = await store.lastContiguousChunk(id);
     const hasher = await createSHA256();
     hasher.init();
-    const PAGE = 16;
-    for (let start = 0; start <= last; start += PAGE) {
-      const end = Math.min(last, start + PAGE - 1);
-      // Rows first, bytes after: a Blob read cannot run inside an IndexedDB transaction.
-      const rows = await db.chunks.where('[fileId+index]').between([id, start], [id, end], true, true).toArray();
-      for (const row of rows) hasher.update(row.data instanceof Uint8Array ? row.data : new Uint8Array(await row.data.arrayBuffer()));
-    }
+    for await (const chunk of store.readChunks(id, 0, last)) hasher.update(chunk);
     const receiver = new TransferReceiver(params, hasher, last + 1);
     // Chunks past a gap cannot exist (chunks are stored in order); if they do, the row is
     // not what we wrote: start over rather than trust it.
-    if ((await countChunks(db, id)) !== last + 1) {
+    if ((await store.countChunks(id)) !== last + 1) {
       await receiver.#fail(new ChatError(ErrorCode.FileOrder, receiver.#discarded('its stored chunks are inconsistent')), 'failed', false);
     } else if (last + 1 === chunkCount) {
       receiver.#enqueue(() => receiver.#verify());
@@ -268,11 +255,7 @@ export class TransferReceiver {
     if (batch.length === 0) return;
 
     try {
-      await putChunks(
-        this.#db,
-        this.id,
-        batch.map(({ header, data }) => ({ index: header.index, data: this.#storeAs === 'blob' ? new Blob([data as Uint8Array<ArrayBuffer>]) : data })),
-      );
+      await this.#store.putChunks(this.id, batch.map(({ header, data }) => ({ index: header.index, data })));
     } catch (e) {
       if (this.finished) return; // cancelled while the write was under way
       const error = isChatError(e) ? e : new ChatError(ErrorCode.Quota, String(e), { cause: e });
@@ -303,16 +286,16 @@ export class TransferReceiver {
   async #verify(): Promise<void> {
     if (this.finished) return;
     this.#setState('verifying');
-    await setFileState(this.#db, this.id, 'verifying');
+    await this.#store.setState(this.id, 'verifying');
     const digest = this.#hasher.digest('hex');
-    const stored = await countChunks(this.#db, this.id);
+    const stored = await this.#store.countChunks(this.id);
     if (digest !== this.signed.manifest.sha256) {
       return this.#fail(new ChatError(ErrorCode.FileHash, ALTERED_MESSAGE), 'altered');
     }
     if (stored !== this.signed.manifest.chunkCount) {
       return this.#fail(new ChatError(ErrorCode.FileOrder, this.#discarded('chunks are missing from storage')), 'failed');
     }
-    await setFileState(this.#db, this.id, 'verified');
+    await this.#store.setState(this.id, 'verified');
     this.#setState('verified');
     const session = this.#session;
     if (session?.isOpen) void session.sendMessage({ t: 'file-verified', id: this.id }).catch(() => undefined);
@@ -327,7 +310,7 @@ export class TransferReceiver {
     const session = this.#session;
     if (tellSender && session?.isOpen) void session.sendMessage({ t: 'file-cancel', id: this.id, reason }).catch(() => undefined);
     try {
-      await discardFile(this.#db, this.id, error.message);
+      await this.#store.discard(this.id, error.message);
     } catch {
       // The row stays 'receiving' with its chunks; the 7-day purge removes them.
     }

@@ -3,10 +3,10 @@ import type { PeerSession } from '../chat/peer-session.ts';
 import { ChatError, ErrorCode, isChatError } from '../errors.ts';
 import type { AppMessage, ChunkHeader } from '../net/wire.ts';
 import { systemClock, type Clock } from '../store/clock.ts';
-import type { ChatDatabase, FileRow } from '../store/db.ts';
-import { addFile, countChunks, discardFile, putChunks, readFileBlob, setFileState } from '../store/files.ts';
+import type { FileRow } from '../store/db.ts';
 import { toB64u } from '../crypto/bytes.ts';
 import { Emitter } from '../util/emitter.ts';
+import type { FileStore } from './file-store.ts';
 import { chooseChunkSize, DEFAULT_MAX_FILE_BYTES, PREFERRED_CHUNK_BYTES } from './limits.ts';
 import {
   buildManifest,
@@ -41,7 +41,8 @@ export interface FileTransfersEvents {
 }
 
 export interface FileTransfersDeps {
-  db: ChatDatabase;
+  /** Manifests and chunks: IndexedDB in the browser, files on disk in the terminal peer. */
+  store: FileStore;
   identity: Identity;
   /** Our username as the server registered it (manifests carry it as `from`). */
   username: string;
@@ -59,8 +60,6 @@ export interface FileTransfersDeps {
   chunkBytes?: number;
   /** Flow-control window in bytes (tests shrink it). */
   windowBytes?: number;
-  /** How received chunks are stored: 'blob' (browsers) or 'bytes'. */
-  storeAs?: 'blob' | 'bytes';
 }
 
 /** The WebRTC default maxMessageSize, assumed when no recipient's channel is open to ask. */
@@ -100,7 +99,6 @@ export class FileTransfers {
       clock: systemClock,
       maxFileBytes: DEFAULT_MAX_FILE_BYTES,
       keepSentCopy: true,
-      storeAs: 'blob',
       ...deps,
     };
     this.#chunkBytes = deps.chunkBytes ?? PREFERRED_CHUNK_BYTES;
@@ -148,7 +146,7 @@ export class FileTransfers {
    * FileTransfers lives (or, with the kept copy, also after a reload, when they ask).
    */
   async send(file: Blob & { name?: string; type?: string }, to?: string, opts: { recipients?: string[] } = {}): Promise<FileRow> {
-    const { db, maxFileBytes, keepSentCopy } = this.#deps;
+    const { store, maxFileBytes, keepSentCopy } = this.#deps;
     if (file.size > maxFileBytes) {
       throw new ChatError(ErrorCode.FileTooLarge, `This file is ${formatBytes(file.size)}; files are limited to ${formatBytes(maxFileBytes)}.`);
     }
@@ -174,23 +172,21 @@ export class FileTransfers {
       this.#events.emit('state', { id, peer, direction: 'send', state: 'preparing', name: draft.name, size: draft.size });
     }
     const row = { ...draft, signature: '', sentAt, state: 'sending' as const };
-    if (keepSentCopy && !(await addFile(db, row, this.#deps.clock))) {
+    if (keepSentCopy && !(await store.add(row))) {
       throw new ChatError(ErrorCode.Malformed, 'This file could not be stored (is the clock right?).');
     }
     let signed: SignedManifest;
     try {
       // Storing slices, not bytes: a browser copies the file's data to disk without it
       // passing through script memory.
-      const copy = keepSentCopy ? new OwnCopyWriter(db, id, file, chunkSize) : null;
+      const copy = keepSentCopy ? new OwnCopyWriter(store, id, file, chunkSize) : null;
       const sha256 = await hashBlob(file, chunkSize, copy ? (i) => copy.add(i) : undefined);
       await copy?.finish();
       signed = await signFileManifest(this.#deps.identity.privateKey, { ...draft, sha256 });
     } catch (e) {
       if (keepSentCopy) {
         // No message will refer to it: remove the row too, not only its chunks.
-        await discardFile(db, id, 'This file could not be prepared.')
-          .then(() => db.files.delete(id))
-          .catch(() => undefined);
+        await store.delete(id).catch(() => undefined);
       }
       const error = asChatError(e);
       for (const peer of targets) {
@@ -198,8 +194,8 @@ export class FileTransfers {
       }
       throw error;
     }
-    if (keepSentCopy) await db.files.update(id, { sha256: signed.manifest.sha256, signature: signed.sig });
-    else await addFile(db, { ...signed.manifest, signature: signed.sig, sentAt, state: 'sending' }, this.#deps.clock);
+    if (keepSentCopy) await store.update(id, { sha256: signed.manifest.sha256, signature: signed.sig });
+    else await store.add({ ...signed.manifest, signature: signed.sig, sentAt, state: 'sending' });
 
     const outgoing: Outgoing = { signed, sentAt, source: file, senders: new Map() };
     this.#outgoing.set(id, outgoing);
@@ -208,8 +204,8 @@ export class FileTransfers {
       const session = this.#sessions.get(peer);
       if (session?.isOpen) void sender.attach(session);
     }
-    if (targets.length === 0) await setFileState(db, id, 'sent');
-    const stored = await db.files.get(id);
+    if (targets.length === 0) await store.setState(id, 'sent');
+    const stored = await store.get(id);
     if (!stored) throw new ChatError(ErrorCode.Malformed, 'This file is no longer stored on this device.');
     return stored;
   }
@@ -237,12 +233,12 @@ export class FileTransfers {
     const senders = [...outgoing.senders.values()];
     if (!senders.every((s) => s.finished)) return;
     const id = outgoing.signed.manifest.id;
-    const { db } = this.#deps;
-    const row = await db.files.get(id);
-    if (row?.state === 'sending') await setFileState(db, id, 'sent');
+    const { store } = this.#deps;
+    const row = await store.get(id);
+    if (row?.state === 'sending') await store.setState(id, 'sent');
     // Let go of the original (a pasted image lives in memory); a late request for it is
     // served from our stored copy.
-    outgoing.source = () => readFileBlob(db, id, 'application/octet-stream');
+    outgoing.source = () => store.readBlob(id, 'application/octet-stream');
   }
 
   // ---- receiving -----------------------------------------------------------------
@@ -265,7 +261,7 @@ export class FileTransfers {
   }
 
   async #acceptOffer(session: PeerSession, signed: SignedManifest, sentAt: number, peer: string): Promise<void> {
-    const { db } = this.#deps;
+    const { store } = this.#deps;
     try {
       await verifySignedManifest(signed, {
         peerKey: session.peerKey,
@@ -279,8 +275,8 @@ export class FileTransfers {
       return;
     }
     const id = signed.manifest.id;
-    const existing = await db.files.get(id);
-    const params: ReceiverParams = { db, signed, peer, now: () => this.#deps.clock.now(), storeAs: this.#deps.storeAs };
+    const existing = await store.get(id);
+    const params: ReceiverParams = { store, signed, peer, now: () => this.#deps.clock.now() };
     let receiver: TransferReceiver;
     if (existing) {
       // Seen before (a reload, or a re-offer after a drop): same file, or refused.
@@ -291,7 +287,7 @@ export class FileTransfers {
       receiver = await this.#restoreReceiver(existing, params);
     } else {
       try {
-        const added = await addFile(db, { ...signed.manifest, signature: signed.sig, sentAt, state: 'receiving' }, this.#deps.clock);
+        const added = await store.add({ ...signed.manifest, signature: signed.sig, sentAt, state: 'receiving' });
         if (!added) {
           this.#refuse(session, signed, new ChatError(ErrorCode.Malformed, `${session.peerUsername}'s file was refused: it is older than the 7-day history.`));
           return;
@@ -417,18 +413,17 @@ export class FileTransfers {
   }
 
   async #resumeIncoming(session: PeerSession, peer: string): Promise<void> {
-    const rows = await this.#deps.db.files.where('room').equals(this.#deps.room).toArray();
+    const rows = await this.#deps.store.inRoom(this.#deps.room);
     for (const row of rows) {
       if (row.from.toLowerCase() !== peer || (row.state !== 'receiving' && row.state !== 'verifying')) continue;
       if (this.#sessions.get(peer) !== session) return;
       let receiver = this.#incoming.get(row.id);
       if (!receiver) {
         receiver = await this.#restoreReceiver(row, {
-          db: this.#deps.db,
+          store: this.#deps.store,
           signed: signedManifestOf(row),
           peer,
           now: () => this.#deps.clock.now(),
-          storeAs: this.#deps.storeAs,
         });
       }
       if (receiver.finished && receiver.state !== 'verified') continue;
@@ -468,18 +463,18 @@ export class FileTransfers {
 
   /** After a reload: a file we sent, resumable from our stored copy if it is complete. */
   async #reviveOutgoing(id: string, peer: string): Promise<Outgoing | undefined> {
-    const { db } = this.#deps;
-    const row = await db.files.get(id);
+    const { store } = this.#deps;
+    const row = await store.get(id);
     if (!row || row.room !== this.#deps.room || row.from.toLowerCase() !== this.#deps.username.toLowerCase()) return undefined;
     if (row.state !== 'sending' && row.state !== 'sent') return undefined;
     if (row.to !== undefined && row.to.toLowerCase() !== peer) return undefined;
-    if ((await countChunks(db, id)) !== row.chunkCount) return undefined;
+    if ((await store.countChunks(id)) !== row.chunkCount) return undefined;
     const again = this.#outgoing.get(id);
     if (again) return again;
     const outgoing: Outgoing = {
       signed: signedManifestOf(row),
       sentAt: row.sentAt,
-      source: () => readFileBlob(db, id, 'application/octet-stream'),
+      source: () => store.readBlob(id, 'application/octet-stream'),
       senders: new Map(),
     };
     this.#outgoing.set(id, outgoing);
@@ -493,8 +488,8 @@ export class FileTransfers {
     const outgoing = this.#outgoing.get(id);
     if (outgoing) {
       for (const s of outgoing.senders.values()) s.cancel();
-      if (this.#deps.keepSentCopy) await discardFile(this.#deps.db, id, 'You cancelled this file.');
-      else await setFileState(this.#deps.db, id, 'failed', 'You cancelled this file.');
+      if (this.#deps.keepSentCopy) await this.#deps.store.discard(id, 'You cancelled this file.');
+      else await this.#deps.store.setState(id, 'failed', 'You cancelled this file.');
     }
     await this.#incoming.get(id)?.cancel();
   }
@@ -558,15 +553,15 @@ const OWN_COPY_BATCH = 32;
  * write in flight at a time.
  */
 class OwnCopyWriter {
-  readonly #db: ChatDatabase;
+  readonly #store: FileStore;
   readonly #id: string;
   readonly #file: Blob;
   readonly #chunkSize: number;
   #batch: { index: number; data: Blob }[] = [];
   #writing: Promise<unknown> = Promise.resolve();
 
-  constructor(db: ChatDatabase, id: string, file: Blob, chunkSize: number) {
-    this.#db = db;
+  constructor(store: FileStore, id: string, file: Blob, chunkSize: number) {
+    this.#store = store;
     this.#id = id;
     this.#file = file;
     this.#chunkSize = chunkSize;
@@ -589,7 +584,7 @@ class OwnCopyWriter {
     if (this.#batch.length === 0) return;
     const batch = this.#batch;
     this.#batch = [];
-    this.#writing = putChunks(this.#db, this.#id, batch);
+    this.#writing = this.#store.putChunks(this.#id, batch);
     // Seen by the next flush or finish; not an unhandled rejection meanwhile.
     this.#writing.catch(() => undefined);
   }

@@ -1,23 +1,18 @@
 import Dexie from 'dexie';
 import { ChatError, ErrorCode } from '../errors.ts';
 import { systemClock, type Clock } from './clock.ts';
+import { OPEN_STATES, type FileStore, type FileRowUpdate, type NewFile, type StoredChunk } from '../files/file-store.ts';
 import type { ChatDatabase, FileRow, FileState } from './db.ts';
 import { wrapQuota } from './quota.ts';
 import { expiresAtFor } from './retention.ts';
+
+export type { NewFile } from '../files/file-store.ts';
 
 /**
  * File manifests and their chunks. Chunks are written as they arrive, so a file is never
  * held whole in memory, and they carry the manifest's expiry so the purge finds them
  * through their own index.
  */
-
-export type NewFile = Omit<FileRow, 'expiresAt' | 'receivedChunks' | 'state' | 'error'> & {
-  /** 'receiving' on the receiver (default), 'sending' on the sender. */
-  state?: FileState;
-};
-
-/** States in which chunks may still be written. */
-const OPEN_STATES: ReadonlySet<FileState> = new Set(['receiving', 'sending']);
 
 /** Stores a manifest; false when the id is already known or the file is already expired. */
 export async function addFile(db: ChatDatabase, input: NewFile, clock: Clock = systemClock): Promise<boolean> {
@@ -156,4 +151,57 @@ export async function discardFile(db: ChatDatabase, fileId: string, error: strin
     await db.files.update(fileId, { state: 'failed', error, receivedChunks: 0 });
     await db.chunks.where('fileId').equals(fileId).delete();
   });
+}
+
+/** Chunks read per transaction when a resumed transfer hashes what is stored. */
+const READ_PAGE = 16;
+
+/**
+ * The stored chunks `from`..`to` in index order, READ_PAGE rows per transaction: rows
+ * first, bytes after, since a Blob read cannot run inside an IndexedDB transaction.
+ */
+export async function* readChunks(db: ChatDatabase, fileId: string, from: number, to: number): AsyncGenerator<Uint8Array> {
+  for (let start = from; start <= to; start += READ_PAGE) {
+    const end = Math.min(to, start + READ_PAGE - 1);
+    const rows = await db.chunks.where('[fileId+index]').between([fileId, start], [fileId, end], true, true).toArray();
+    for (const row of rows) yield row.data instanceof Uint8Array ? row.data : new Uint8Array(await row.data.arrayBuffer());
+  }
+}
+
+export interface DexieFileStoreOptions {
+  clock?: Clock;
+  /**
+   * How received chunks are stored. 'blob' (default): IndexedDB in browsers keeps Blobs on
+   * disk, so assembling the file later costs no memory. 'bytes' keeps Uint8Arrays (what
+   * fake-indexeddb holds most cheaply in tests).
+   */
+  storeAs?: 'blob' | 'bytes';
+}
+
+/** Core's FileStore port over the browser's history database. */
+export function dexieFileStore(db: ChatDatabase, opts: DexieFileStoreOptions = {}): FileStore {
+  const clock = opts.clock ?? systemClock;
+  const asBlob = (opts.storeAs ?? 'blob') === 'blob';
+  const stored = (data: StoredChunk['data']): StoredChunk['data'] =>
+    asBlob && data instanceof Uint8Array ? new Blob([data as Uint8Array<ArrayBuffer>]) : data;
+  return {
+    add: (file) => addFile(db, file, clock),
+    get: (id) => db.files.get(id),
+    update: async (id, changes: FileRowUpdate) => {
+      await db.files.update(id, changes);
+    },
+    delete: (id) =>
+      db.transaction('rw', db.files, db.chunks, async () => {
+        await db.chunks.where('fileId').equals(id).delete();
+        await db.files.delete(id);
+      }),
+    inRoom: (room) => db.files.where('room').equals(room).toArray(),
+    putChunks: (id, chunks) => putChunks(db, id, chunks.map(({ index, data }) => ({ index, data: stored(data) }))),
+    countChunks: (id) => countChunks(db, id),
+    lastContiguousChunk: (id) => lastContiguousChunk(db, id),
+    readChunks: (id, from, to) => readChunks(db, id, from, to),
+    setState: (id, state, error) => setFileState(db, id, state, error),
+    discard: (id, error) => discardFile(db, id, error),
+    readBlob: (id, type) => readFileBlob(db, id, type),
+  };
 }

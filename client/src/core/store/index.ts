@@ -32,14 +32,16 @@ export type { MessageCursor, NewMessage, SinceOptions } from './messages.ts';
 export {
   addFile,
   countChunks,
+  dexieFileStore,
   discardFile,
   lastContiguousChunk,
   putChunk,
   putChunks,
+  readChunks,
   readFileBlob,
   setFileState,
 } from './files.ts';
-export type { NewFile } from './files.ts';
+export type { DexieFileStoreOptions, NewFile } from './files.ts';
 export { enqueueOutbox, pendingOutbox, removeFromOutbox } from './outbox.ts';
 export type { NewOutboxEntry } from './outbox.ts';
 export { countUnread, listRooms, markRoomRead, saveRoom } from './rooms.ts';

@@ -7,7 +7,7 @@ import { startRetention } from '../../core/store/retention.ts';
 import { requestPersistence } from '../../core/store/quota.ts';
 import { createIdentity } from '../../core/chat/identity.ts';
 import { FileTransfers } from '../../core/files/transfers.ts';
-import { readFileBlob } from '../../core/store/files.ts';
+import { dexieFileStore, readFileBlob } from '../../core/store/files.ts';
 import { createBackupFile, restoreBackupFile } from '../../core/chat/backup-flow.ts';
 import { highlightRanges, searchMessages } from '../../core/store/search.ts';
 import { simplePeerFactory } from '../../core/net/simple-peer-link.ts';
@@ -36,13 +36,14 @@ export async function boot(): Promise<Booted> {
   await db.open();
   // Purge what is older than 7 days now and on a timer; ask the browser not to evict us.
   startRetention(db, systemClock);
+  const fileStore = dexieFileStore(db, { clock: systemClock });
   void requestPersistence();
   const client = new ChatClient({
     signaling: new SocketIoSignaling(config.signalingUrl),
     peers: simplePeerFactory(),
     identity,
     storage: createDbStorage(db, systemClock),
-    files: (room, username) => new FileTransfers({ db, identity, username, room }),
+    files: (room, username) => new FileTransfers({ store: fileStore, identity, username, room }),
   });
   const app = new AppState(client, navigator.languages, {
     invite: takeInvite(window),

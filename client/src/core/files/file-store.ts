@@ -1,0 +1,64 @@
+import type { FileRow, FileState } from '../store/db.ts';
+
+/**
+ * What file transfers need from storage: manifests (one row per file) and their chunks.
+ * Core owns this port; each platform supplies an adapter: Dexie in the browser
+ * (store/files.ts `dexieFileStore`), files on disk in the terminal peer (cli/src/disk-file-store.ts).
+ *
+ * Every adapter keeps the same promises, which the transfers rely on:
+ *   - a row expires 7 days after it was sent (retention.ts `expiresAtFor`), and a row
+ *     already expired is refused rather than stored;
+ *   - chunks are accepted only while the file is 'receiving' or 'sending', only inside
+ *     the announced chunk count and size, and a batch is stored all or nothing;
+ *   - a full disk surfaces as ChatError ERR_QUOTA and leaves what was stored intact;
+ *   - a whole file is never held in memory: chunks are read back lazily.
+ */
+
+export type NewFile = Omit<FileRow, 'expiresAt' | 'receivedChunks' | 'state' | 'error'> & {
+  /** 'receiving' on the receiver (default), 'sending' on the sender. */
+  state?: FileState;
+};
+
+/** The manifest fields a transfer changes after the row is added. */
+export type FileRowUpdate = Partial<Pick<FileRow, 'sha256' | 'signature' | 'state' | 'error'>>;
+
+export interface StoredChunk {
+  index: number;
+  /** Blob slices let a browser copy a file's bytes to disk without them passing through script memory. */
+  data: Uint8Array | Blob;
+}
+
+/** States in which chunks may still be written. */
+export const OPEN_STATES: ReadonlySet<FileState> = new Set(['receiving', 'sending']);
+
+export interface FileStore {
+  /** Stores a manifest; false when the id is already known or the file is already expired. */
+  add(file: NewFile): Promise<boolean>;
+  get(id: string): Promise<FileRow | undefined>;
+  update(id: string, changes: FileRowUpdate): Promise<void>;
+  /** Removes the row and its chunks. */
+  delete(id: string): Promise<void>;
+  inRoom(room: string): Promise<FileRow[]>;
+  /**
+   * Stores a batch of one file's chunks, all or nothing, and returns how many distinct
+   * chunks the file now has (a chunk stored again is not counted twice).
+   */
+  putChunks(id: string, chunks: readonly StoredChunk[]): Promise<number>;
+  countChunks(id: string): Promise<number>;
+  /** The index of the last chunk such that every chunk before it is stored; -1 when none. */
+  lastContiguousChunk(id: string): Promise<number>;
+  /**
+   * The stored chunks `from`..`to` (inclusive) in index order, a few at a time, so a
+   * resumed transfer can hash what it already has without loading the file.
+   */
+  readChunks(id: string, from: number, to: number): AsyncIterable<Uint8Array>;
+  /** Sets the state (and the error, removed when not given); false when the row is unknown. */
+  setState(id: string, state: FileState, error?: string): Promise<boolean>;
+  /** Gives up on a file: every chunk removed, the row kept and marked failed with `error`. */
+  discard(id: string, error: string): Promise<void>;
+  /**
+   * The whole file, assembled lazily from its chunks (throws ERR_FILE_ORDER when one is
+   * missing). `type` is the caller's choice, so a dangerous type can be downgraded first.
+   */
+  readBlob(id: string, type: string): Promise<Blob>;
+}
