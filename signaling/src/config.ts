@@ -34,6 +34,11 @@ export interface ServerConfig {
   turnTtlSeconds: number;
   turnSecret: string | null;
   turnUrls: string[];
+  /**
+   * Clients connect through TURN only (RTCPeerConnection iceTransportPolicy 'relay'):
+   * members then never learn each other's IP addresses, at the cost of relaying every byte.
+   */
+  relayOnly: boolean;
   redisUrl: string | null;
   /**
    * Reverse proxies in front of the server whose X-Forwarded-For entries are trusted
@@ -94,6 +99,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
   if (turnSecret && turnUrls.length === 0) problems.push('TURN_SECRET is set but TURN_URLS is empty');
   if (!turnSecret && turnUrls.length > 0) problems.push('TURN_URLS is set but TURN_SECRET is empty (coturn use-auth-secret needs it)');
 
+  const relayOnly = ['1', 'true', 'yes'].includes((env.RELAY_ONLY ?? '').trim().toLowerCase());
+  if (relayOnly && !turnSecret) problems.push('RELAY_ONLY needs a TURN server: set TURN_URLS and TURN_SECRET');
+
   const redisUrl = env.REDIS_URL?.trim() || null;
   if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) problems.push('REDIS_URL must start with redis:// or rediss://');
 
@@ -108,6 +116,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     turnTtlSeconds: int('TURN_TTL_SECONDS', 3600, 60, 7 * 24 * 3600),
     turnSecret,
     turnUrls,
+    relayOnly,
     redisUrl,
     trustProxy: int('TRUST_PROXY', 0, 0, 10),
     limits: {

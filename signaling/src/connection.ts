@@ -233,7 +233,13 @@ export class SignalingHandlers {
     // NOTE: the TURN username carries the socket id, not the chat name: STUN/TURN
     // messages are not encrypted, and a name there would tell any on-path observer who talks.
     const iceServers = issueIceServers(this.#ctx.config, state.socket.id);
-    ack({ ok: true, username: c.username, iceServers, rooms: await this.#ctx.announce.list() });
+    ack({
+      ok: true,
+      username: c.username,
+      iceServers,
+      ...(this.#ctx.config.relayOnly ? { iceTransportPolicy: 'relay' } : {}),
+      rooms: await this.#ctx.announce.list(),
+    });
   }
 
   async #join(state: SocketState, req: RoomJoinRequest, ack: Ack): Promise<void> {

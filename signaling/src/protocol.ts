@@ -174,7 +174,13 @@ export const AuthChallengeAck = v.union([
 export type AuthChallengeAck = v.InferOutput<typeof AuthChallengeAck>;
 
 export const AuthProveAck = v.union([
-  okAck({ username: Username, iceServers: v.array(IceServer), rooms: v.array(RoomSummary) }),
+  okAck({
+    username: Username,
+    iceServers: v.array(IceServer),
+    /** 'relay' when the operator hides members' addresses from each other (RELAY_ONLY). */
+    iceTransportPolicy: v.optional(v.picklist(['all', 'relay'])),
+    rooms: v.array(RoomSummary),
+  }),
   ErrorAck,
 ]);
 export type AuthProveAck = v.InferOutput<typeof AuthProveAck>;

@@ -95,6 +95,12 @@ describe('configuration from the environment', () => {
     expect(() => loadConfig({ MAX_SOCKETS_PER_ADDRESS: '0' })).toThrow(/MAX_SOCKETS_PER_ADDRESS/);
   });
 
+  it('relays only when asked, and only with a TURN server to relay through', () => {
+    expect(loadConfig({}).relayOnly).toBe(false);
+    expect(() => loadConfig({ RELAY_ONLY: '1' })).toThrow(/RELAY_ONLY needs a TURN server/);
+    expect(loadConfig({ RELAY_ONLY: 'true', TURN_URLS: 'turn:t:3478', TURN_SECRET: 's' }).relayOnly).toBe(true);
+  });
+
   it('never prints a Redis password', () => {
     expect(redactUrl('redis://user:hunter2@redis:6379')).not.toContain('hunter2');
     expect(redactUrl('redis://redis:6379')).toBe('redis://redis:6379');

@@ -74,6 +74,7 @@ export class ChatClient {
   #username: string | null = null;
   #rooms: RoomSummary[] = [];
   #iceServers: IceServer[] = [];
+  #iceTransportPolicy: RTCIceTransportPolicy = 'all';
   #wasOnline = false;
   /** When each member's recent invitations arrived, for the per-member cap. */
   readonly #inviteTimes = new Map<string, number[]>();
@@ -178,6 +179,7 @@ export class ChatClient {
     const first = this.#username === null;
     this.#username = proved.username;
     this.#iceServers = proved.iceServers;
+    this.#iceTransportPolicy = proved.iceTransportPolicy ?? 'all';
     this.#rooms = proved.rooms;
     this.#events.emit('rooms', proved.rooms);
     if (first && this.#deps.rejoinSavedRooms !== false) void this.#rejoinSaved();
@@ -242,6 +244,7 @@ export class ChatClient {
         username: this.#username,
         storage: this.#deps.storage,
         iceServers: () => this.#iceServers as RTCIceServer[],
+        iceTransportPolicy: () => this.#iceTransportPolicy,
         now: this.#deps.now ?? Date.now,
         ...(this.#deps.files ? { files: this.#deps.files(key, this.#username) } : {}),
         admitInvite: (username) => this.#admitInvite(username),

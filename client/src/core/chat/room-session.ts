@@ -105,6 +105,8 @@ export interface RoomSessionDeps {
   username: string;
   storage: ChatStorage;
   iceServers: () => RTCIceServer[];
+  /** 'relay' when the server asks for TURN-only connections. */
+  iceTransportPolicy?: () => RTCIceTransportPolicy;
   now: () => number;
   /** File transfers of this room; absent where files are not supported. */
   files?: FileTransfers;
@@ -365,7 +367,8 @@ export class RoomSession {
   #openSession(key: string, slot: PeerSlot, initiator: boolean): PeerSession | null {
     const view = this.#members.get(key);
     if (!view || view.trust === 'changed') return null;
-    const link = this.#deps.peers.create({ initiator, iceServers: this.#deps.iceServers() });
+    const policy = this.#deps.iceTransportPolicy?.();
+    const link = this.#deps.peers.create({ initiator, iceServers: this.#deps.iceServers(), ...(policy ? { iceTransportPolicy: policy } : {}) });
     const session = new PeerSession({
       link,
       room: this.key,

@@ -33,6 +33,13 @@ export interface PeerLink {
   close(): void;
 }
 
+export interface PeerLinkOptions {
+  initiator: boolean;
+  iceServers: RTCIceServer[];
+  /** 'relay' to use TURN only, so the peer never learns our addresses. */
+  iceTransportPolicy?: RTCIceTransportPolicy;
+}
+
 export interface PeerLinkFactory {
-  create(opts: { initiator: boolean; iceServers: RTCIceServer[] }): PeerLink;
+  create(opts: PeerLinkOptions): PeerLink;
 }

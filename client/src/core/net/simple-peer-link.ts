@@ -2,7 +2,7 @@ import SimplePeer from '@thaunknown/simple-peer';
 import type { SignalData } from '../../../../signaling/src/protocol.ts';
 import { Emitter } from '../util/emitter.ts';
 import { extractFingerprint, isBareEndOfCandidates } from './sdp.ts';
-import type { PeerLink, PeerLinkEvents, PeerLinkFactory } from './peer-link.ts';
+import type { PeerLink, PeerLinkEvents, PeerLinkFactory, PeerLinkOptions } from './peer-link.ts';
 import { BUFFER_LOW_WATER } from './limits.ts';
 
 /** Chromium's and Firefox's SCTP default when the remote description does not say. */
@@ -18,13 +18,13 @@ export class SimplePeerLink implements PeerLink {
   readonly #events = new Emitter<PeerLinkEvents>();
   #closed = false;
 
-  constructor(opts: { initiator: boolean; iceServers: RTCIceServer[] }) {
+  constructor(opts: PeerLinkOptions) {
     this.initiator = opts.initiator;
     this.#peer = new SimplePeer({
       initiator: opts.initiator,
       trickle: true,
       objectMode: true,
-      config: { iceServers: opts.iceServers },
+      config: { iceServers: opts.iceServers, ...(opts.iceTransportPolicy ? { iceTransportPolicy: opts.iceTransportPolicy } : {}) },
     });
     this.#peer.on('signal', (data) => this.#events.emit('signal', data as SignalData));
     this.#peer.on('connect', () => {

@@ -1,0 +1,55 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright-core';
+import { createRoom, joinRoom, launchChromium, messages, openUser, sendMessage, waitConnected, type User } from '../support/browser.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
+import { haveTurnServer, NO_TURN_MESSAGE, TurnServer } from '../support/turn-server.ts';
+
+/**
+ * Issue 7's TURN path, for real: Debian's coturn with the TURN REST API secret, a
+ * signaling server issuing short-lived credentials and asking for relay-only connections
+ * (RELAY_ONLY), two browsers that then chat through the relay, never directly.
+ */
+describe.skipIf(!haveTurnServer)(`relay-only through coturn${haveTurnServer ? '' : ` (${NO_TURN_MESSAGE})`}`, () => {
+  let turn: TurnServer;
+  let server: TestServer;
+  let browser: Browser;
+  const users: User[] = [];
+
+  beforeAll(async () => {
+    turn = await TurnServer.start();
+    server = await startTestServer({ env: { TURN_URLS: turn.url, TURN_SECRET: turn.secret, RELAY_ONLY: '1' } });
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    for (const u of users) await u.context.close().catch(() => undefined);
+    await browser?.close();
+    await server?.stop();
+    await turn?.stop();
+  });
+
+  it('two members chat through the TURN relay and never learn each other’s address', async () => {
+    const a = await openUser(browser, server.url, 'Relay A');
+    const b = await openUser(browser, server.url, 'Relay B');
+    users.push(a, b);
+    await createRoom(a.page, 'relayed room');
+    await joinRoom(b.page, 'relayed room');
+    await waitConnected(a.page, 'Relay B');
+    await waitConnected(b.page, 'Relay A');
+
+    for (const [page, peer] of [[a.page, 'Relay B'], [b.page, 'Relay A']] as const) {
+      await expect.poll(() => page.locator(`[data-testid="member"][data-username="${peer}"] [data-testid="path"]`).textContent()).toContain('Relayed (TURN)');
+    }
+    await sendMessage(a.page, 'through the relay');
+    await expect.poll(() => messages(b.page).filter({ hasText: 'through the relay' }).count()).toBe(1);
+    await sendMessage(b.page, 'and back');
+    await expect.poll(() => messages(a.page).filter({ hasText: 'and back' }).count()).toBe(1);
+
+    // Only relay candidates crossed the signaling server: no host or reflexive address.
+    const signals = server.received.filter((p) => p.includes('"signal"') && p.includes('candidate:'));
+    expect(signals.length).toBeGreaterThan(0);
+    expect(signals.every((p) => / typ relay/.test(p))).toBe(true);
+    expect(signals.some((p) => / typ (host|srflx|prflx)/.test(p))).toBe(false);
+    // With relay-only connections and only relay candidates, the channel that carried
+    // these messages exists only because coturn accepted the short-lived credentials.
+  });
+});
