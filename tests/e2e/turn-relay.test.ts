@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { createRoom, joinRoom, launchChromium, messages, openUser, sendMessage, waitConnected, type User } from '../support/browser.ts';
-import { startTestServer, type TestServer } from '../support/server.ts';
+import { createRoom, joinRoom, messages, sendMessage, waitConnected } from '../support/browser.ts';
+import { browserSuite } from '../support/suite.ts';
 import { haveTurnServer, NO_TURN_MESSAGE, TurnServer } from '../support/turn-server.ts';
 
 /**
@@ -11,26 +10,15 @@ import { haveTurnServer, NO_TURN_MESSAGE, TurnServer } from '../support/turn-ser
  */
 describe.skipIf(!haveTurnServer)(`relay-only through coturn${haveTurnServer ? '' : ` (${NO_TURN_MESSAGE})`}`, () => {
   let turn: TurnServer;
-  let server: TestServer;
-  let browser: Browser;
-  const users: User[] = [];
-
   beforeAll(async () => {
     turn = await TurnServer.start();
-    server = await startTestServer({ env: { TURN_URLS: turn.url, TURN_SECRET: turn.secret, RELAY_ONLY: '1' } });
-    browser = await launchChromium();
   });
-  afterAll(async () => {
-    for (const u of users) await u.context.close().catch(() => undefined);
-    await browser?.close();
-    await server?.stop();
-    await turn?.stop();
-  });
+  afterAll(() => turn?.stop());
+  const suite = browserSuite({ serverEnv: () => ({ TURN_URLS: turn.url, TURN_SECRET: turn.secret, RELAY_ONLY: '1' }) });
 
   it('two members chat through the TURN relay and never learn each other’s address', async () => {
-    const a = await openUser(browser, server.url, 'Relay A');
-    const b = await openUser(browser, server.url, 'Relay B');
-    users.push(a, b);
+    const a = await suite.open('Relay A');
+    const b = await suite.open('Relay B');
     await createRoom(a.page, 'relayed room');
     await joinRoom(b.page, 'relayed room');
     await waitConnected(a.page, 'Relay B');
@@ -45,7 +33,7 @@ describe.skipIf(!haveTurnServer)(`relay-only through coturn${haveTurnServer ? ''
     await expect.poll(() => messages(a.page).filter({ hasText: 'and back' }).count()).toBe(1);
 
     // Only relay candidates crossed the signaling server: no host or reflexive address.
-    const signals = server.received.filter((p) => p.includes('"signal"') && p.includes('candidate:'));
+    const signals = suite.server.received.filter((p) => p.includes('"signal"') && p.includes('candidate:'));
     expect(signals.length).toBeGreaterThan(0);
     expect(signals.every((p) => / typ relay/.test(p))).toBe(true);
     expect(signals.some((p) => / typ (host|srflx|prflx)/.test(p))).toBe(false);

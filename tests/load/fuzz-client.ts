@@ -1,4 +1,5 @@
 import * as v from 'valibot';
+import { mulberry32 } from '../support/prng.ts';
 import {
   AuthChallengeAck,
   AuthProveAck,
@@ -23,14 +24,7 @@ const IN_FLIGHT = 64;
 
 /** Deterministic PRNG (mulberry32), so a failure can be replayed with FUZZ_SEED. */
 export function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   const int = (n: number) => Math.floor(next() * n);
   const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
   return { next, int, pick };

@@ -5,14 +5,15 @@ import { startTestServer, type TestServer } from './server.ts';
 
 /**
  * The usual browser suite: a real signaling server and one Chromium for the file's tests,
- * with every user profile opened through `open` closed at the end.
+ * with every user profile opened through `open` closed at the end. `serverEnv` is read when
+ * the server starts, after the hooks registered before this call (say, a TURN server's).
  */
-export function browserSuite() {
+export function browserSuite(opts: { serverEnv?: () => Record<string, string> } = {}) {
   let server: TestServer | undefined;
   let browser: Browser | undefined;
   const users: User[] = [];
   beforeAll(async () => {
-    server = await startTestServer();
+    server = await startTestServer(opts.serverEnv ? { env: opts.serverEnv() } : {});
     browser = await launchChromium();
   });
   afterAll(async () => {

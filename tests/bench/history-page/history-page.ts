@@ -15,6 +15,7 @@ import { purgeExpired } from '../../../client/src/core/store/retention.ts';
 import { saveRoom } from '../../../client/src/core/store/rooms.ts';
 import { highlightRanges, searchMessages } from '../../../client/src/core/store/search.ts';
 import type { HistoryBenchApi, PopulateSpec } from './api.ts';
+import { mulberry32 } from '../../support/prng.ts';
 
 const DB_NAME = 'history-bench';
 
@@ -56,18 +57,6 @@ const ENGLISH = (
   'soon late early quick slow awesome cool nice funny weird crazy really maybe probably ' +
   'Danang Hanoi Saigon Hoi An Vietnam London Berlin airport visa passport'
 ).split(' ');
-
-/** Deterministic, fast, good enough for text: mulberry32. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Picks from `items` with probability ∝ weight, by binary search over the running sums. */
 function picker<T>(items: readonly T[], weights: readonly number[], rnd: () => number): () => T {
@@ -127,7 +116,7 @@ async function openDb(): Promise<ChatDatabase> {
 async function populate(spec: PopulateSpec) {
   const started = performance.now();
   const store = await openDb();
-  const rnd = prng(spec.seed);
+  const rnd = mulberry32(spec.seed);
   const text = textMaker(rnd);
   const room = picker(ROOMS, ROOMS.map(([, w]) => w), rnd);
   const end = Date.now();

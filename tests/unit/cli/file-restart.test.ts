@@ -7,9 +7,8 @@ import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MIN_CHUNK_BYTES } from '../../../client/src/core/files/limits.ts';
 import { FileTransfers } from '../../../client/src/core/files/transfers.ts';
-import type { MemoryLink } from '../../../client/src/core/net/memory-link.ts';
 import { DiskFileStore } from '../../../cli/src/disk-file-store.ts';
-import { chunkIndexOf, freshDb, newParty, openPair, randomBlob, ROOM, teardown, transfersFor, waitForState, type Party } from '../files/helpers.ts';
+import { cutAtChunk, freshDb, newParty, openPair, randomBlob, reconnectTransfers, ROOM, teardown, transfersFor, waitForState, type Party } from '../files/helpers.ts';
 
 let an: Party;
 let binh: Party;
@@ -40,16 +39,7 @@ describe('a terminal peer receiving a file', () => {
     const first = await openPair(an, binh);
     ta.attach(first.sa);
     tb.attach(first.sb);
-    let cut = false;
-    (first.la as MemoryLink).tap = (frame) => {
-      if (cut) return null;
-      if (chunkIndexOf(frame) === 70) {
-        cut = true;
-        setTimeout(() => first.la.close(), 0);
-        return null;
-      }
-      return frame;
-    };
+    cutAtChunk(first.la, 70);
     const file = randomBlob(2 * 1024 * 1024, 'movie.webm', 'video/webm');
     const interrupted = waitForState(tb, ['interrupted', 'failed', 'verified'], { direction: 'receive' });
     const row = await ta.send(file);
@@ -66,17 +56,7 @@ describe('a terminal peer receiving a file', () => {
     expect(await store.lastContiguousChunk(row.id)).toBe(stored - 1);
     const restarted = cliTransfers(store);
 
-    const second = await openPair(an, binh);
-    const resent: number[] = [];
-    (second.la as MemoryLink).tap = (frame) => {
-      const i = chunkIndexOf(frame);
-      if (i !== null) resent.push(i);
-      return frame;
-    };
-    const verified = waitForState(restarted, ['verified', 'failed'], { direction: 'receive' });
-    const done = waitForState(ta, ['done', 'failed'], { direction: 'send' });
-    ta.attach(second.sa);
-    restarted.attach(second.sb);
+    const { resent, verified, done } = await reconnectTransfers(an, binh, ta, restarted);
     expect((await verified).state).toBe('verified');
     expect((await done).state).toBe('done');
     // Only what was missing crossed the wire again.

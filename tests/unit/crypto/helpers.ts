@@ -13,17 +13,7 @@ export function hex(s: string): Uint8Array<ArrayBuffer> {
   return Uint8Array.from(s.match(/../g) ?? [], (b) => parseInt(b, 16));
 }
 
-/** Tiny seeded PRNG (mulberry32) so random tests replay exactly from their seed. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from '../../support/prng.ts';
 
 /** Resolves to the ChatError code the promise rejected with; fails on success or a foreign error. */
 export async function rejectionCode(p: Promise<unknown>): Promise<ErrorCode> {

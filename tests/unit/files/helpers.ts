@@ -118,6 +118,39 @@ export function chunkIndexOf(frame: string | Uint8Array): number | null {
   return new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getUint32(2 + 12 + 16);
 }
 
+/** The peer vanishes when chunk `index` is on the wire: that frame and everything after it is lost. */
+export function cutAtChunk(link: PeerLink, index: number): void {
+  let cut = false;
+  (link as MemoryLink).tap = (frame) => {
+    if (cut) return null;
+    if (chunkIndexOf(frame) === index) {
+      cut = true;
+      setTimeout(() => link.close(), 0);
+      return null;
+    }
+    return frame;
+  };
+}
+
+/**
+ * A new channel between `a` (sending through `ta`) and `b` (receiving through `tb`): the
+ * chunk indexes sent again on it, and the end state of each side.
+ */
+export async function reconnectTransfers(a: Party, b: Party, ta: FileTransfers, tb: FileTransfers) {
+  const second = await openPair(a, b);
+  const resent: number[] = [];
+  (second.la as MemoryLink).tap = (frame) => {
+    const i = chunkIndexOf(frame);
+    if (i !== null) resent.push(i);
+    return frame;
+  };
+  const verified = waitForState(tb, ['verified', 'failed'], { direction: 'receive' });
+  const done = waitForState(ta, ['done', 'failed'], { direction: 'send' });
+  ta.attach(second.sa);
+  tb.attach(second.sb);
+  return { resent, verified, done };
+}
+
 /** Makes chunk writes fail as a full disk would, while `full()` says so. */
 export function simulateFullDisk(db: ChatDatabase, full: () => boolean): void {
   db.use({

@@ -4,9 +4,8 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../../client/src/core/errors.ts';
 import { MIN_CHUNK_BYTES } from '../../../client/src/core/files/limits.ts';
 import type { FileTransfers } from '../../../client/src/core/files/transfers.ts';
-import type { MemoryLink } from '../../../client/src/core/net/memory-link.ts';
 import { countChunks, readFileBlob } from '../../../client/src/core/store/files.ts';
-import { chunkIndexOf, freshDb, newParty, openPair, randomBlob, sha256Hex, teardown, transfersFor, waitForState, waitUntil, type Party } from './helpers.ts';
+import { cutAtChunk, freshDb, newParty, openPair, randomBlob, reconnectTransfers, sha256Hex, teardown, transfersFor, waitForState, waitUntil, type Party } from './helpers.ts';
 
 let an: Party;
 let binh: Party;
@@ -27,17 +26,7 @@ async function interruptedTransfer(cutAt: number) {
   const first = await openPair(an, binh);
   ta.attach(first.sa);
   tb.attach(first.sb);
-  let cut = false;
-  (first.la as MemoryLink).tap = (frame) => {
-    if (cut) return null;
-    if (chunkIndexOf(frame) === cutAt) {
-      // The peer vanishes: this frame and everything after it is lost.
-      cut = true;
-      setTimeout(() => first.la.close(), 0);
-      return null;
-    }
-    return frame;
-  };
+  cutAtChunk(first.la, cutAt);
   const file = randomBlob(2 * 1024 * 1024, 'movie.webm', 'video/webm');
   const interruptedB = waitForState(tb, ['interrupted', 'failed', 'verified'], { direction: 'receive' });
   const interruptedA = waitForState(ta, ['interrupted', 'failed', 'done'], { direction: 'send' });
@@ -54,20 +43,7 @@ async function interruptedTransfer(cutAt: number) {
   return { dbA, dbB, ta, tb, file, row, stored };
 }
 
-async function reconnect(ta: FileTransfers, tb: FileTransfers) {
-  const second = await openPair(an, binh);
-  const resent: number[] = [];
-  (second.la as MemoryLink).tap = (frame) => {
-    const i = chunkIndexOf(frame);
-    if (i !== null) resent.push(i);
-    return frame;
-  };
-  const verified = waitForState(tb, ['verified', 'failed'], { direction: 'receive' });
-  const done = waitForState(ta, ['done', 'failed'], { direction: 'send' });
-  ta.attach(second.sa);
-  tb.attach(second.sb);
-  return { resent, verified, done };
-}
+const reconnect = (ta: FileTransfers, tb: FileTransfers) => reconnectTransfers(an, binh, ta, tb);
 
 describe('a peer that disappears mid-file', () => {
   it('leaves the transfer interrupted, then it resumes from the last confirmed chunk and completes', async () => {
