@@ -60,7 +60,7 @@ export async function putChunk(db: ChatDatabase, fileId: string, index: number, 
  * Chromium, storing 64 MiB as 512 one-chunk transactions took about 1.8 s, and as 16
  * transactions of 32 chunks about 0.2 s.
  */
-export async function putChunks(db: ChatDatabase, fileId: string, chunks: readonly { index: number; data: Uint8Array | Blob }[]): Promise<number> {
+export async function putChunks(db: ChatDatabase, fileId: string, chunks: readonly StoredChunk[]): Promise<number> {
   return wrapQuota(() =>
     db.transaction('rw', db.files, db.chunks, async () => {
       const file = await db.files.get(fileId);
