@@ -9,15 +9,15 @@ import { randomBytes } from 'node:crypto';
 import { link, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Page } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { BUFFER_HIGH_WATER, BUFFER_LOW_WATER } from '../../client/src/core/net/limits.ts';
 import { IN_FLIGHT_WINDOW_BYTES, PREFERRED_CHUNK_BYTES } from '../../client/src/core/files/limits.ts';
-import { createRoom, joinRoom, openUser, sendMessage, waitConnected, type User } from '../support/browser.ts';
+import { CHROMIUM, CHROMIUM_ARGS, createRoom, joinRoom, login, sendMessage, waitConnected, type User } from '../support/browser.ts';
 import { startTestServer } from '../support/server.ts';
 import { findRenderer, ourProcesses, rssMiB, sampleMemory } from '../support/renderer-memory.ts';
 import { NAME_SHIM } from './bench-page.ts';
 import { compared, type BenchFigure, log, median, percentile, round } from './figure.ts';
-import { alternate, type GroupContext, withBrowser } from './group.ts';
+import { alternate, type GroupContext } from './group.ts';
 
 const GROUP = 'files';
 const MiB = 1024 * 1024;
@@ -288,6 +288,34 @@ async function chatRound(users: readonly User[], count: number, until: () => boo
   return latencies;
 }
 
+/**
+ * One Chromium with an on-disk profile, closed when the group ends or its budget runs out.
+ * NOTE: a fresh browser context (browser.newContext) is off the record: Chromium keeps its
+ * IndexedDB and origin-private files in memory, which is neither what users have nor
+ * what "stored" means here (measured: storing 128 MiB grew the browser process by ~150 MiB
+ * and kept it). A real profile writes to disk like a user's browser.
+ */
+async function withDiskProfile<T>(signal: AbortSignal, dir: string, fn: (context: BrowserContext) => Promise<T>): Promise<T> {
+  signal.throwIfAborted();
+  const context = await chromium.launchPersistentContext(join(dir, 'profile'), { executablePath: CHROMIUM, headless: false, args: CHROMIUM_ARGS, viewport: { width: 1280, height: 800 } });
+  const close = () => void context.close().catch(() => undefined);
+  signal.addEventListener('abort', close, { once: true });
+  try {
+    return await fn(context);
+  } finally {
+    signal.removeEventListener('abort', close);
+    await context.close().catch(() => undefined);
+  }
+}
+
+async function openOnDisk(context: BrowserContext, url: string, name: string): Promise<User> {
+  const page = await context.newPage();
+  page.on('pageerror', (e) => console.error(`[${name}] page error:`, e.message));
+  await page.goto(url);
+  await login(page, name);
+  return { context, page, name };
+}
+
 const fmt = (xs: readonly number[], d = 2) => xs.map((x) => x.toFixed(d)).join(' ');
 
 export async function runFilesBench(ctx: GroupContext): Promise<BenchFigure[]> {
@@ -301,11 +329,12 @@ export async function runFilesBench(ctx: GroupContext): Promise<BenchFigure[]> {
     const chatFile = join(dir, 'chat.bin');
     await writeFile(chatFile, randomBytes(CHAT_FILE_BYTES));
     log(GROUP, `file ${FILE_BYTES / MiB} MiB (${(FILE_BYTES / 1e6).toFixed(1)} MB), ${THROUGHPUT_ROUNDS} A/B rounds`);
-    return await withBrowser(ctx.signal, async (browser) => {
+    return await withDiskProfile(ctx.signal, dir, async (context) => {
       const started = performance.now();
-      const a = await openUser(browser, server.url, 'FileA');
+      // Two origins of the same server: each page has its own storage and identity.
+      const a = await openOnDisk(context, server.url, 'FileA');
       await createRoom(a.page, 'bench files');
-      const b = await openUser(browser, server.url, 'FileB');
+      const b = await openOnDisk(context, server.url.replace('127.0.0.1', 'localhost'), 'FileB');
       await joinRoom(b.page, 'bench files');
       await Promise.all([waitConnected(a.page, 'FileB', 60_000), waitConnected(b.page, 'FileA', 60_000)]);
       for (const u of [a, b]) {
