@@ -28,6 +28,14 @@ export const CHUNK_FRAME_OVERHEAD = 2 + 12 + 16 + 4 + 1 + 16;
 export const PREFERRED_CHUNK_BYTES = 128 * 1024;
 
 /**
+ * The sender reads the file this many bytes at a time (whole chunks) while sending.
+ * Measured in Chromium, reading a 128 MiB file took 1.0-1.1 s of CPU in 128 KiB slices,
+ * 0.6 s in 1 MiB and 0.3 s in 4 MiB reads (each read is a round trip to the browser
+ * process); two blocks are in memory at once, so this stays a fraction of the window.
+ */
+export const SEND_READ_BYTES = 2 * 1024 * 1024;
+
+/**
  * Smallest chunk a peer may announce. A manifest with 1-byte chunks would make a 4 GiB
  * file four billion IndexedDB rows: refuse it. A link whose maxMessageSize is below this
  * plus the overhead (none we know of; 64 KiB is the WebRTC default) cannot carry files.

@@ -2,7 +2,7 @@ import type { PeerSession } from '../chat/peer-session.ts';
 import { ChatError, ErrorCode, isChatError } from '../errors.ts';
 import type { FileCancelReason } from '../net/wire.ts';
 import { Emitter } from '../util/emitter.ts';
-import { BACKPRESSURE_RECHECK_MS, CHUNK_FRAME_OVERHEAD, IN_FLIGHT_WINDOW_BYTES } from './limits.ts';
+import { BACKPRESSURE_RECHECK_MS, CHUNK_FRAME_OVERHEAD, IN_FLIGHT_WINDOW_BYTES, SEND_READ_BYTES } from './limits.ts';
 import { transferIdOf, type SignedManifest } from './manifest.ts';
 import { FINAL_STATES, ProgressMeter, type TransferProgress, type TransferState } from './progress.ts';
 
@@ -25,9 +25,9 @@ export interface TransferSenderParams {
 
 /**
  * Sends one file to one recipient over its channel: the signed offer, then the chunks
- * from wherever the recipient asks (file-resume), never holding more than two chunks in
- * memory, and waiting whenever the channel's queue is above its high-water mark or the
- * recipient is a window behind in storing. A dropped channel leaves it 'interrupted';
+ * from wherever the recipient asks (file-resume), never holding more than two read blocks
+ * (SEND_READ_BYTES each) in memory, and waiting whenever the channel's queue is above its
+ * high-water mark or the recipient is a window behind in storing. A dropped channel leaves it 'interrupted';
  * the recipient's next file-resume (on a new channel) carries on from its last stored chunk.
  */
 export class TransferSender {
@@ -177,19 +177,31 @@ export class TransferSender {
     try {
       const blob = await this.#readSource();
       if (blob.size !== size) throw new ChatError(ErrorCode.FileUnavailable, 'The file changed on disk since it was offered.');
-      const read = (i: number) =>
-        blob
-          .slice(i * chunkSize, Math.min(size, (i + 1) * chunkSize))
+      const perRead = Math.max(1, Math.floor(SEND_READ_BYTES / chunkSize));
+      // Block `first`..`first + perRead - 1`, read in one go.
+      const read = (first: number): Promise<Uint8Array> | null => {
+        if (first >= count) return null;
+        const block = blob
+          .slice(first * chunkSize, Math.min(size, (first + perRead) * chunkSize))
           .arrayBuffer()
           .then((b) => new Uint8Array(b));
-      let next: Promise<Uint8Array> | null = from < count ? read(from) : null;
+        block.catch(() => undefined); // a read failing after we stopped is nobody's error
+        return block;
+      };
+      let blockStart = from;
+      let block: Uint8Array | null = null;
+      let next = read(from);
       for (let i = from; i < count; i++) {
         await this.#waitForRoom(session, i, alive);
         if (!alive()) return;
-        const bytes = await next!;
-        // Read the next slice while this one is sealed and sent: two chunks in memory at most.
-        next = i + 1 < count ? read(i + 1) : null;
-        next?.catch(() => undefined); // a read failing after we stopped is nobody's error
+        if (i === blockStart + perRead || block === null) {
+          if (block !== null) blockStart += perRead;
+          block = await next!;
+          // Read the next block while this one is sealed and sent: two blocks in memory at most.
+          next = read(blockStart + perRead);
+        }
+        const offset = (i - blockStart) * chunkSize;
+        const bytes = block.subarray(offset, Math.min(block.byteLength, offset + chunkSize));
         await session.sendChunk({ transferId: this.#transferId, index: i, final: i === count - 1 }, bytes);
         if (gen !== this.#generation) return;
         this.sentUpTo = i;
