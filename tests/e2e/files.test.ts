@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { createRoom, joinRoom, waitConnected, type User } from '../support/browser.ts';
+import { createRoom, joinRoom, roomAction, waitConnected, type User } from '../support/browser.ts';
 import { browserSuite } from '../support/suite.ts';
 
 /** A real PNG (solid colour), so the browser can decode and show it. */
@@ -38,6 +38,29 @@ function png(width: number, height: number): Buffer {
 
 const file = (page: Page, name: string) => page.getByTestId('file').filter({ hasText: name });
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** What a page keeps: sizes of its origin-private files by name, and chunk rows in IndexedDB. */
+function storedFiles(page: Page): Promise<{ files: Record<string, number>; chunkRows: number }> {
+  return page.evaluate(async () => {
+    const dir = (await (await navigator.storage.getDirectory()).getDirectoryHandle('files', { create: true })) as FileSystemDirectoryHandle & {
+      entries(): AsyncIterable<[string, FileSystemFileHandle]>;
+    };
+    const files: Record<string, number> = {};
+    for await (const [name, handle] of dir.entries()) files[name] = (await handle.getFile()).size;
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const req = indexedDB.open('p2p-chat');
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+    const chunkRows = await new Promise<number>((resolve, reject) => {
+      const req = db.transaction('chunks').objectStore('chunks').count();
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+    db.close();
+    return { files, chunkRows };
+  });
+}
 
 describe('files', () => {
   const suite = browserSuite();
@@ -82,6 +105,18 @@ describe('files', () => {
     // The server relayed signals only: no file bytes reached it.
     const seen = suite.server.received.join('');
     expect(seen).not.toContain(big.subarray(1000, 1032).toString('latin1'));
+
+    // Both copies are single origin-private files (not chunk rows in IndexedDB), and
+    // deleting the chat removes their bytes too.
+    for (const page of [a.page, b.page]) {
+      await expect.poll(() => storedFiles(page).then((s) => Object.values(s.files).sort((x, y) => x - y))).toEqual([png(64, 48).length, big.length]);
+      expect((await storedFiles(page)).chunkRows).toBe(0);
+    }
+    await roomAction(b.page, 'Delete chat');
+    await b.page.getByRole('button', { name: 'Delete', exact: true }).click();
+    await b.page.getByTestId('joined-room').filter({ hasText: 'files room' }).waitFor({ state: 'detached' });
+    await expect.poll(() => storedFiles(b.page).then((s) => Object.keys(s.files).length)).toBe(0);
+    expect(Object.keys((await storedFiles(a.page)).files)).toHaveLength(2);
   });
 
   it('a chunk altered on the wire is rejected: the file is discarded and nothing is offered', async () => {

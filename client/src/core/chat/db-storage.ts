@@ -26,8 +26,13 @@ function toMessage(row: MessageRow): ChatMessage {
   };
 }
 
+export interface DbStorageHooks {
+  /** A chat's rows are gone: file bytes kept outside the database can go too. */
+  afterRoomDeleted?: (room: string) => void;
+}
+
 /** The chat layer's storage ports over the Dexie history database. */
-export function createDbStorage(db: ChatDatabase, clock: Clock): ChatStorage {
+export function createDbStorage(db: ChatDatabase, clock: Clock, hooks: DbStorageHooks = {}): ChatStorage {
   return {
     contacts: {
       async get(username) {
@@ -67,7 +72,10 @@ export function createDbStorage(db: ChatDatabase, clock: Clock): ChatStorage {
         const row = await db.messages.get(id);
         return row ? toMessage(row) : undefined;
       },
-      deleteRoom: (room) => deleteRoom(db, room),
+      async deleteRoom(room) {
+        await deleteRoom(db, room);
+        hooks.afterRoomDeleted?.(room);
+      },
     },
     outbox: {
       async add(e) {

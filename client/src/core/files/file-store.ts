@@ -2,8 +2,10 @@ import type { FileRow, FileState } from '../store/db.ts';
 
 /**
  * What file transfers need from storage: manifests (one row per file) and their chunks.
- * Core owns this port; each platform supplies an adapter: Dexie in the browser
- * (store/files.ts `dexieFileStore`), files on disk in the terminal peer (cli/src/disk-file-store.ts).
+ * Core owns this port; each platform supplies an adapter: origin-private files in the
+ * browser (store/opfs-files.ts `opfsFileStore`), or IndexedDB where a browser refuses
+ * those (store/files.ts `dexieFileStore`), and files on disk in the terminal peer
+ * (cli/src/disk-file-store.ts).
  *
  * Every adapter keeps the same promises, which the transfers rely on:
  *   - a row expires 7 days after it was sent (retention.ts `expiresAtFor`), and a row
@@ -32,6 +34,11 @@ export interface StoredChunk {
 export const OPEN_STATES: ReadonlySet<FileState> = new Set(['receiving', 'sending']);
 
 export interface FileStore {
+  /**
+   * True when storing bytes already in memory is cheaper than storing Blob slices (files
+   * written in place); the sender's own copy then reuses the bytes it just hashed.
+   */
+  readonly prefersBytes?: boolean;
   /** Stores a manifest; false when the id is already known or the file is already expired. */
   add(file: NewFile): Promise<boolean>;
   get(id: string): Promise<FileRow | undefined>;
@@ -41,7 +48,9 @@ export interface FileStore {
   inRoom(room: string): Promise<FileRow[]>;
   /**
    * Stores a batch of one file's chunks, all or nothing, and returns how many distinct
-   * chunks the file now has (a chunk stored again is not counted twice).
+   * chunks the file now has (a chunk stored again is not counted twice). The store may
+   * take the bytes of a chunk that fills its whole buffer (a browser store transfers them
+   * to its writer): callers must not read them afterwards.
    */
   putChunks(id: string, chunks: readonly StoredChunk[]): Promise<number>;
   countChunks(id: string): Promise<number>;

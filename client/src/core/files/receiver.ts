@@ -195,10 +195,12 @@ export class TransferReceiver {
       // to storage together: one transaction per batch instead of one per chunk.
       const batch = this.#arrived;
       this.#arrived = [];
+      // Counted before storing: a store may take the bytes (FileStore.putChunks).
+      const bytes = batch.reduce((sum, c) => sum + c.data.byteLength, 0);
       try {
         await this.#onChunks(batch);
       } finally {
-        for (const c of batch) this.#queuedBytes -= c.data.byteLength;
+        this.#queuedBytes -= bytes;
       }
     });
   }
@@ -254,6 +256,9 @@ export class TransferReceiver {
     }
     if (batch.length === 0) return;
 
+    // Hashed before storing, since a store may take the bytes; a batch that fails to store
+    // fails the whole file, so the hash never covers chunks that were not stored.
+    for (const { data } of batch) this.#hasher.update(data);
     try {
       await this.#store.putChunks(this.id, batch.map(({ header, data }) => ({ index: header.index, data })));
     } catch (e) {
@@ -262,7 +267,6 @@ export class TransferReceiver {
       return this.#fail(error, error.code === ErrorCode.Quota ? 'quota' : 'failed');
     }
     if (this.finished) return;
-    for (const { data } of batch) this.#hasher.update(data);
     this.#next = next;
     const i = next - 1;
     this.#emitProgress(this.#bytesBefore(next), i === last);

@@ -69,6 +69,11 @@ export interface FileRow {
   sentAt: number;
   expiresAt: number;
   error?: string;
+  /**
+   * Where the bytes are: 'opfs' for a file in the origin private file system (one file per
+   * transfer, opfs-files.ts); absent for chunk rows in this database.
+   */
+  bytesIn?: 'opfs';
 }
 
 export interface ChunkRow {

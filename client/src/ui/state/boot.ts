@@ -7,7 +7,8 @@ import { startRetention } from '../../core/store/retention.ts';
 import { requestPersistence } from '../../core/store/quota.ts';
 import { createIdentity } from '../../core/chat/identity.ts';
 import { FileTransfers } from '../../core/files/transfers.ts';
-import { dexieFileStore, readFileBlob } from '../../core/store/files.ts';
+import { dexieFileStore } from '../../core/store/files.ts';
+import { OpfsFiles, opfsFileStore } from '../../core/store/opfs-files.ts';
 import { createBackupFile, restoreBackupFile } from '../../core/chat/backup-flow.ts';
 import { highlightRanges, searchMessages } from '../../core/store/search.ts';
 import { simplePeerFactory } from '../../core/net/simple-peer-link.ts';
@@ -35,14 +36,20 @@ export async function boot(): Promise<Booted> {
   const db = new ChatDatabase();
   await db.open();
   // Purge what is older than 7 days now and on a timer; ask the browser not to evict us.
-  startRetention(db, systemClock);
-  const fileStore = dexieFileStore(db, { clock: systemClock });
+  // File bytes go to origin-private files where the browser allows it (measured several
+  // times cheaper than IndexedDB), else to IndexedDB.
+  const opfs = await OpfsFiles.open();
+  const opfsStore = opfs ? opfsFileStore(db, opfs, { clock: systemClock }) : null;
+  const fileStore = opfsStore ?? dexieFileStore(db, { clock: systemClock });
+  // Bytes of files whose rows were purged or deleted go after each purge.
+  const sweep = () => void opfsStore?.sweep().catch((e: unknown) => console.warn('file sweep', e));
+  startRetention(db, systemClock, undefined, { onPurged: sweep, onError: (e) => console.warn('purge', e) });
   void requestPersistence();
   const client = new ChatClient({
     signaling: new SocketIoSignaling(config.signalingUrl),
     peers: simplePeerFactory(),
     identity,
-    storage: createDbStorage(db, systemClock),
+    storage: createDbStorage(db, systemClock, { afterRoomDeleted: sweep }),
     files: (room, username) => new FileTransfers({ store: fileStore, identity, username, room }),
   });
   const app = new AppState(client, navigator.languages, {
@@ -58,7 +65,7 @@ export async function boot(): Promise<Booted> {
         sentAt: m.sentAt,
         ranges: highlightRanges(m.body, query),
       })),
-    readFile: (id, type) => readFileBlob(db, id, type),
+    readFile: (id, type) => fileStore.readBlob(id, type),
     fileState: async (id) => {
       const row = await db.files.get(id);
       return row ? { state: row.state, ...(row.error ? { error: row.error } : {}) } : undefined;
