@@ -1,5 +1,5 @@
 import type { SignalData } from '../../signaling/src/protocol.ts';
-import type { PeerLink, PeerLinkEvents, PeerLinkFactory } from '../../client/src/core/net/peer-link.ts';
+import type { BulkLane, PeerLink, PeerLinkEvents, PeerLinkFactory } from '../../client/src/core/net/peer-link.ts';
 import { simplePeerFactory } from '../../client/src/core/net/simple-peer-link.ts';
 import { Emitter } from '../../client/src/core/util/emitter.ts';
 
@@ -66,6 +66,7 @@ class NodePeerLink implements PeerLink {
         this.#events.emit('close', reason);
       }),
       inner.on('drain', () => this.#events.emit('drain')),
+      inner.on('bulk', () => this.#events.emit('bulk')),
     ];
     this.#detach = () => offs.forEach((off) => off());
     return inner;
@@ -107,6 +108,9 @@ class NodePeerLink implements PeerLink {
   }
   get bufferedAmount(): number {
     return this.#inner.bufferedAmount;
+  }
+  get bulk(): BulkLane | null {
+    return this.#inner.bulk ?? null;
   }
   get maxMessageSize(): number {
     return this.#inner.maxMessageSize;

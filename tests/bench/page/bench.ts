@@ -172,7 +172,7 @@ async function sendBulkMesh(totalBytes: number, chunk: Uint8Array): Promise<void
   const count = Math.ceil(totalBytes / chunk.length);
   const inflight: Promise<void>[] = [];
   for (let index = 0; index < count; index++) {
-    if (s.congested) {
+    if (s.isCongested()) {
       await new Promise<void>((resolve) => {
         const off = s.on('drain', () => (off(), resolve()));
       });

@@ -140,4 +140,32 @@ describe('a WebRTC link', () => {
       b.close();
     }
   });
+
+  it('opens a bulk lane on both ends whose frames arrive in order beside the main channel', async () => {
+    const { a, b } = await connectPair([]);
+    try {
+      const laneOpen = (l: SimplePeerLink) => (l.bulk ? Promise.resolve() : new Promise<void>((resolve) => l.on('bulk', resolve)));
+      await Promise.all([laneOpen(a), laneOpen(b)]);
+      const got: (string | number)[] = [];
+      const all = new Promise<void>((resolve) =>
+        b.on('frame', (f) => {
+          got.push(typeof f === 'string' ? f : f[0]!);
+          if (got.length === 41) resolve();
+        }),
+      );
+      // Forty 64 KiB frames on the bulk lane, one message on the main channel among them.
+      for (let i = 0; i < 40; i++) {
+        a.bulk!.send(new Uint8Array(64 * 1024).fill(i));
+        if (i === 5) a.send('chat');
+      }
+      expect(a.bulk!.bufferedAmount).toBeGreaterThanOrEqual(0);
+      await all;
+      expect(got.filter((x) => typeof x === 'number')).toEqual(Array.from({ length: 40 }, (_, i) => i));
+      expect(got).toContain('chat');
+      expect(() => a.bulk!.send(new Uint8Array(a.maxMessageSize + 1))).toThrow(/larger than this connection carries/);
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
 });

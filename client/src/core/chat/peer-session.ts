@@ -1,7 +1,7 @@
 import type { SignalData } from '../../../../signaling/src/protocol.ts';
 import { startHandshake, type SessionKeys, type SignedHello } from '../crypto/handshake.ts';
 import { ChatError, ErrorCode, isChatError } from '../errors.ts';
-import type { PeerLink } from '../net/peer-link.ts';
+import type { Lane, PeerLink } from '../net/peer-link.ts';
 import { extractFingerprint } from '../net/sdp.ts';
 import { BUFFER_HIGH_WATER, HANDSHAKE_TIMEOUT_MS } from '../net/limits.ts';
 import {
@@ -57,6 +57,10 @@ export class PeerSession {
   #pendingHello: SignedHello | undefined;
   #finish: ((peer: SignedHello) => Promise<SessionKeys>) | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** We told the peer that our bulk lane is open (once per session). */
+  #bulkAnnounced = false;
+  /** The peer told us that its bulk lane is open. */
+  #peerBulk = false;
   #receiveQueue: Promise<void> = Promise.resolve();
   #sendQueue: Promise<void> = Promise.resolve();
   readonly #ctx: { room: string; me: string; peer: string };
@@ -77,6 +81,7 @@ export class PeerSession {
     this.link.on('frame', (data) => this.#onFrame(data));
     this.link.on('close', (reason) => this.#onClose(reason));
     this.link.on('drain', () => this.#events.emit('drain'));
+    this.link.on('bulk', () => this.#announceBulk());
     this.#timer = setTimeout(() => {
       if (this.#state === 'connecting' || this.#state === 'securing') {
         this.fail(new ChatError(ErrorCode.HandshakeTimeout, `could not reach ${this.peerUsername} in time`));
@@ -151,6 +156,7 @@ export class PeerSession {
       if (this.#state !== 'securing') return;
       if (this.#timer) clearTimeout(this.#timer);
       this.#setState('open');
+      this.#announceBulk();
     } catch (e) {
       this.fail(asChatError(e, ErrorCode.BadSignature));
     }
@@ -198,8 +204,13 @@ export class PeerSession {
       const frame = decodeFrame(bytes);
       const aad = frameAad(frame.header, { room: this.#ctx.room, from: this.#ctx.peer, to: this.#ctx.me });
       const plain = await keys.receive.open(frame.nonce, aad, frame.sealed);
-      if (frame.type === FrameType.Chunk && frame.chunk) this.#events.emit('chunk', frame.chunk, plain);
-      else this.#events.emit('message', parseAppMessage(plain));
+      if (frame.type === FrameType.Chunk && frame.chunk) {
+        this.#events.emit('chunk', frame.chunk, plain);
+        return;
+      }
+      const message = parseAppMessage(plain);
+      if (message.t === 'lanes') this.#peerBulk ||= message.bulk;
+      else this.#events.emit('message', message);
     } catch (e) {
       this.#reject(asChatError(e, ErrorCode.Decrypt));
     }
@@ -209,16 +220,32 @@ export class PeerSession {
     this.#events.emit('rejected', error);
   }
 
+  /**
+   * Both sides have a bulk lane open and said so: file chunks may go on it. Once true it
+   * stays true for this session (the link closes if the lane does), so a transfer that
+   * starts on one lane ends on it and its chunks arrive in order.
+   */
+  get bulkReady(): boolean {
+    return this.#bulkAnnounced && this.#peerBulk && !!this.link.bulk;
+  }
+
+  #announceBulk(): void {
+    if (this.#bulkAnnounced || this.#state !== 'open' || !this.link.bulk) return;
+    this.#bulkAnnounced = true;
+    // A peer from before the bulk lane refuses this one message (reported, ERR_MALFORMED) and never answers it: everything then stays on the main lane.
+    void this.sendMessage({ t: 'lanes', bulk: true }).catch(() => undefined);
+  }
+
   /** Seals and sends one application message; resolves once it is handed to the channel. */
-  sendMessage(m: AppMessage): Promise<void> {
-    return this.#sendSealed(FrameType.App, encodeAppMessage(m));
+  sendMessage(m: AppMessage, lane: Lane = 'main'): Promise<void> {
+    return this.#sendSealed(FrameType.App, encodeAppMessage(m), undefined, lane);
   }
 
-  sendChunk(chunk: ChunkHeader, data: Uint8Array): Promise<void> {
-    return this.#sendSealed(FrameType.Chunk, data, chunk);
+  sendChunk(chunk: ChunkHeader, data: Uint8Array, lane: Lane = 'main'): Promise<void> {
+    return this.#sendSealed(FrameType.Chunk, data, chunk, lane);
   }
 
-  #sendSealed(type: FrameType, plain: Uint8Array, chunk?: ChunkHeader): Promise<void> {
+  #sendSealed(type: FrameType, plain: Uint8Array, chunk: ChunkHeader | undefined, lane: Lane): Promise<void> {
     const task = this.#sendQueue.then(async () => {
       const keys = this.#keys;
       if (!keys || this.#state !== 'open') throw new ChatError(ErrorCode.HandshakeTimeout, `${this.peerUsername} is not connected`);
@@ -226,15 +253,17 @@ export class PeerSession {
       const header = encodeHeader(type, nonce, chunk);
       const aad = frameAad(header, { room: this.#ctx.room, from: this.#ctx.me, to: this.#ctx.peer });
       const sealed = await keys.send.seal(nonce, aad, plain);
-      this.link.send(encodeFrame(header, sealed));
+      const bulk = lane === 'bulk' && this.bulkReady ? this.link.bulk : null;
+      (bulk ?? this.link).send(encodeFrame(header, sealed));
     });
     this.#sendQueue = task.catch(() => undefined);
     return task;
   }
 
-  /** True when the channel's queue is above the high-water mark and senders should wait. */
-  get congested(): boolean {
-    return this.link.bufferedAmount > BUFFER_HIGH_WATER;
+  /** True when the lane's queue is above the high-water mark and senders should wait. */
+  isCongested(lane: Lane = 'main'): boolean {
+    const bulk = lane === 'bulk' && this.bulkReady ? this.link.bulk : null;
+    return (bulk ?? this.link).bufferedAmount > BUFFER_HIGH_WATER;
   }
 
   fail(error: ChatError, tellPeer = true): void {

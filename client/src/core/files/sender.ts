@@ -1,5 +1,6 @@
 import type { PeerSession } from '../chat/peer-session.ts';
 import { ChatError, ErrorCode, isChatError } from '../errors.ts';
+import type { Lane } from '../net/peer-link.ts';
 import type { FileCancelReason } from '../net/wire.ts';
 import { Emitter } from '../util/emitter.ts';
 import { BACKPRESSURE_RECHECK_MS, CHUNK_FRAME_OVERHEAD, IN_FLIGHT_WINDOW_BYTES, SEND_READ_BYTES } from './limits.ts';
@@ -131,7 +132,8 @@ export class TransferSender {
     this.sentUpTo = from - 1;
     this.#meter.restart(this.#bytesUpTo(from - 1));
     this.#setState('sending');
-    void this.#stream(session, from, gen);
+    // One lane for the whole run: chunks and the end marker stay in order.
+    void this.#stream(session, from, gen, session.bulkReady ? 'bulk' : 'main');
   }
 
   /** The recipient stored every chunk up to `upTo`. */
@@ -171,7 +173,7 @@ export class TransferSender {
     this.#fail('cancelled', new ChatError(ErrorCode.FileCancelled, 'You cancelled the transfer.'));
   }
 
-  async #stream(session: PeerSession, from: number, gen: number): Promise<void> {
+  async #stream(session: PeerSession, from: number, gen: number, lane: Lane): Promise<void> {
     const { chunkCount: count, chunkSize, size } = this.signed.manifest;
     const alive = () => gen === this.#generation && session.isOpen && this.#state === 'sending';
     try {
@@ -192,7 +194,7 @@ export class TransferSender {
       let block: Uint8Array | null = null;
       let next = read(from);
       for (let i = from; i < count; i++) {
-        await this.#waitForRoom(session, i, alive);
+        await this.#waitForRoom(session, i, alive, lane);
         if (!alive()) return;
         if (i === blockStart + perRead || block === null) {
           if (block !== null) blockStart += perRead;
@@ -202,14 +204,14 @@ export class TransferSender {
         }
         const offset = (i - blockStart) * chunkSize;
         const bytes = block.subarray(offset, Math.min(block.byteLength, offset + chunkSize));
-        await session.sendChunk({ transferId: this.#transferId, index: i, final: i === count - 1 }, bytes);
+        await session.sendChunk({ transferId: this.#transferId, index: i, final: i === count - 1 }, bytes, lane);
         if (gen !== this.#generation) return;
         this.sentUpTo = i;
         this.#emitProgress(this.#bytesUpTo(i), false);
       }
       if (!alive()) return;
       // Tells a receiver still missing the final chunk (dropped on the wire) that it will not come.
-      await session.sendMessage({ t: 'file-end', id: this.id });
+      await session.sendMessage({ t: 'file-end', id: this.id }, lane);
       this.#emitProgress(size, true);
     } catch (e) {
       if (!alive()) return; // the channel closed under us: detach() has set 'interrupted'
@@ -222,16 +224,16 @@ export class TransferSender {
 
   /**
    * Waits until chunk `index` may go: the channel's queue is below its high-water mark
-   * (PeerSession.congested), and fewer than a window of bytes are unacknowledged.
+   * (PeerSession.isCongested), and fewer than a window of bytes are unacknowledged.
    * NOTE: without the window, a receiver whose disk is slower than the network would
    * hold every decrypted chunk in memory waiting for IndexedDB.
    */
-  async #waitForRoom(session: PeerSession, index: number, alive: () => boolean): Promise<void> {
+  async #waitForRoom(session: PeerSession, index: number, alive: () => boolean, lane: Lane): Promise<void> {
     const chunkSize = this.signed.manifest.chunkSize;
     for (;;) {
       if (!alive()) return;
       const unacked = (index - (this.ackedUpTo + 1)) * chunkSize;
-      if (unacked < this.#windowBytes && !session.congested) return;
+      if (unacked < this.#windowBytes && !session.isCongested(lane)) return;
       await new Promise<void>((resolve) => {
         const done = () => {
           off();

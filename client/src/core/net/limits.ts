@@ -35,3 +35,10 @@ export const DIRECT_INVITE_WINDOW_MS = 60_000;
 export const DIRECT_CROSSING_MS = 60_000;
 /** Random bytes in a direct room's password: 256 bits, far past guessing or brute force. */
 export const DIRECT_PASSWORD_BYTES = 32;
+
+/**
+ * Stream id of the bulk lane (PeerLink.bulk): a negotiated channel both sides create with
+ * this id, so no signaling is needed. Channels opened in-band take ids from 0 up (simple-peer's
+ * one channel gets 0 or 1); Firefox's association has 256 streams, so stay below that.
+ */
+export const BULK_CHANNEL_ID = 200;

@@ -1,12 +1,14 @@
 import type { SignalData } from '../../../../signaling/src/protocol.ts';
 import { Emitter } from '../util/emitter.ts';
-import type { PeerLink, PeerLinkEvents } from './peer-link.ts';
+import type { BulkLane, Lane, PeerLink, PeerLinkEvents } from './peer-link.ts';
 
 /**
  * An in-memory PeerLink pair for tests and simulations: frames are delivered
  * asynchronously in order, `bufferedAmount` models a queue that drains on a timer, and each
  * side has a certificate fingerprint, like a real DTLS connection. `tap` lets a test see,
- * drop or alter every frame in flight (an attacker on the wire).
+ * drop or alter every frame in flight (an attacker on the wire). With `bulk`, each end
+ * also has a bulk lane whose frames take longer than the main channel's, so frames of the
+ * two lanes arrive out of order as on a real connection.
  */
 export class MemoryLink implements PeerLink {
   readonly initiator: boolean;
@@ -18,16 +20,21 @@ export class MemoryLink implements PeerLink {
   #queued = 0;
   #open = false;
   #closed = false;
-  tap: ((data: string | Uint8Array) => string | Uint8Array | null) | null = null;
+  readonly #hasBulk: boolean;
+  #bulk: BulkLane | null = null;
+  #bulkQueued = 0;
+  tap: ((data: string | Uint8Array, lane: Lane) => string | Uint8Array | null) | null = null;
 
-  constructor(initiator: boolean, fingerprint: string) {
+  constructor(initiator: boolean, fingerprint: string, opts: { bulk?: boolean } = {}) {
     this.initiator = initiator;
     this.localFingerprint = fingerprint;
+    this.#hasBulk = opts.bulk ?? false;
   }
 
-  static pair(): [MemoryLink, MemoryLink] {
-    const a = new MemoryLink(true, fakeFingerprint());
-    const b = new MemoryLink(false, fakeFingerprint());
+  static pair(opts: { bulk?: boolean | [boolean, boolean] } = {}): [MemoryLink, MemoryLink] {
+    const [bulkA, bulkB] = Array.isArray(opts.bulk) ? opts.bulk : [opts.bulk ?? false, opts.bulk ?? false];
+    const a = new MemoryLink(true, fakeFingerprint(), { bulk: bulkA });
+    const b = new MemoryLink(false, fakeFingerprint(), { bulk: bulkB });
     a.other = b;
     b.other = a;
     a.remoteFingerprint = b.localFingerprint;
@@ -42,7 +49,24 @@ export class MemoryLink implements PeerLink {
         end.#open = true;
         end.#events.emit('open');
       }
+      for (const end of [this, this.other!]) if (end.#hasBulk) end.#openBulk();
     }, 0);
+  }
+
+  #openBulk(): void {
+    if (this.#closed) return;
+    const self = this;
+    this.#bulk = {
+      send: (data) => self.#deliver(data, 'bulk'),
+      get bufferedAmount() {
+        return self.#bulkQueued;
+      },
+    };
+    this.#events.emit('bulk');
+  }
+
+  get bulk(): BulkLane | null {
+    return this.#bulk;
   }
 
   /** Where this link's incoming signals go; a simulated network wires it up. */
@@ -58,18 +82,28 @@ export class MemoryLink implements PeerLink {
   }
 
   send(data: string | Uint8Array): void {
+    this.#deliver(data, 'main');
+  }
+
+  #deliver(data: string | Uint8Array, lane: Lane): void {
     if (!this.#open || this.#closed) throw new Error('channel not open');
     const size = typeof data === 'string' ? data.length : data.byteLength;
-    this.#queued += size;
+    const bulk = lane === 'bulk';
+    if (bulk) this.#bulkQueued += size;
+    else this.#queued += size;
     const copy = typeof data === 'string' ? data : data.slice();
-    setTimeout(() => {
-      this.#queued -= size;
-      if (this.#queued === 0) this.#events.emit('drain');
-      const target = this.other;
-      if (!target || target.#closed) return;
-      const delivered = this.tap ? this.tap(copy) : copy;
-      if (delivered !== null) target.#events.emit('frame', delivered);
-    }, 0);
+    setTimeout(
+      () => {
+        if (bulk) this.#bulkQueued -= size;
+        else this.#queued -= size;
+        if ((bulk ? this.#bulkQueued : this.#queued) === 0) this.#events.emit('drain');
+        const target = this.other;
+        if (!target || target.#closed) return;
+        const delivered = this.tap ? this.tap(copy, lane) : copy;
+        if (delivered !== null) target.#events.emit('frame', delivered);
+      },
+      bulk ? BULK_DELAY_MS : 0,
+    );
   }
 
   get bufferedAmount(): number {
@@ -96,6 +130,9 @@ export class MemoryLink implements PeerLink {
     if (other && !other.#closed) setTimeout(() => other.close(), 0);
   }
 }
+
+/** Bulk frames take this much longer than main ones, so main frames overtake them. */
+const BULK_DELAY_MS = 2;
 
 function fakeFingerprint(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));

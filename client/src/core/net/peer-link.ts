@@ -8,8 +8,25 @@ export interface PeerLinkEvents {
   open: () => void;
   frame: (data: string | Uint8Array) => void;
   close: (reason?: string) => void;
-  /** The send buffer drained below the low-water mark. */
+  /** A send buffer (main or bulk) drained below the low-water mark. */
   drain: () => void;
+  /** The bulk lane opened: `bulk` is set from now on. */
+  bulk: () => void;
+}
+
+/**
+ * A second ordered data channel on the same connection, for bulk data (file chunks).
+ * SCTP sends the messages of different channels in turn, so a chat message on the main
+ * channel waits for at most the chunk on the wire, not for every chunk queued before it.
+ * Its frames arrive through the link's 'frame' event like the main channel's.
+ */
+/** Which channel a frame goes on: 'bulk' falls back to 'main' on links without a bulk lane. */
+export type Lane = 'main' | 'bulk';
+
+export interface BulkLane {
+  send(data: Uint8Array): void;
+  /** Bytes queued on this channel and not yet sent. */
+  readonly bufferedAmount: number;
 }
 
 /**
@@ -23,6 +40,8 @@ export interface PeerLink {
   send(data: string | Uint8Array): void;
   /** Bytes queued in the data channel and not yet sent. */
   readonly bufferedAmount: number;
+  /** The bulk lane once it is open; null (or absent) on links without one. */
+  readonly bulk?: BulkLane | null;
   /** Largest message the connection accepts (SCTP maxMessageSize), read from the connection. */
   readonly maxMessageSize: number;
   /** DTLS fingerprints of the descriptions actually applied to this connection. */

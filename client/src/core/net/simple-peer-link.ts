@@ -2,8 +2,8 @@ import SimplePeer from '@thaunknown/simple-peer';
 import type { SignalData } from '../../../../signaling/src/protocol.ts';
 import { Emitter } from '../util/emitter.ts';
 import { extractFingerprint, isBareEndOfCandidates } from './sdp.ts';
-import type { PeerLink, PeerLinkEvents, PeerLinkFactory, PeerLinkOptions } from './peer-link.ts';
-import { BUFFER_LOW_WATER } from './limits.ts';
+import type { BulkLane, PeerLink, PeerLinkEvents, PeerLinkFactory, PeerLinkOptions } from './peer-link.ts';
+import { BUFFER_LOW_WATER, BULK_CHANNEL_ID } from './limits.ts';
 
 /** Chromium's and Firefox's SCTP default when the remote description does not say. */
 const DEFAULT_MAX_MESSAGE = 64 * 1024;
@@ -17,6 +17,7 @@ export class SimplePeerLink implements PeerLink {
   readonly #peer: SimplePeer;
   readonly #events = new Emitter<PeerLinkEvents>();
   #closed = false;
+  #bulk: BulkLane | null = null;
 
   constructor(opts: PeerLinkOptions) {
     this.initiator = opts.initiator;
@@ -40,11 +41,56 @@ export class SimplePeerLink implements PeerLink {
       pc?.addEventListener('connectionstatechange', () => {
         if (pc.connectionState === 'failed' || pc.connectionState === 'closed') this.#finish(`connection ${pc.connectionState}`);
       });
+      if (pc) this.#openBulk(pc);
       this.#events.emit('open');
     });
     this.#peer.on('data', (data) => this.#events.emit('frame', data));
     this.#peer.on('close', () => this.#finish());
     this.#peer.on('error', (err) => this.#finish(err.code ?? err.message));
+  }
+
+  /**
+   * The bulk lane: a negotiated channel (both sides create it with the same id, no
+   * signaling), opened once the main one is. Its frames and drains go through the same
+   * events. If it cannot be made, everything stays on the main channel.
+   */
+  #openBulk(pc: RTCPeerConnection): void {
+    let channel: RTCDataChannel;
+    try {
+      channel = pc.createDataChannel('bulk', { negotiated: true, id: BULK_CHANNEL_ID, ordered: true });
+    } catch {
+      return;
+    }
+    channel.binaryType = 'arraybuffer';
+    channel.bufferedAmountLowThreshold = BUFFER_LOW_WATER;
+    channel.addEventListener('bufferedamountlow', () => this.#events.emit('drain'));
+    channel.addEventListener('message', (e: MessageEvent<ArrayBuffer | string>) => {
+      if (!this.#closed) this.#events.emit('frame', typeof e.data === 'string' ? e.data : new Uint8Array(e.data));
+    });
+    // Once in use, losing it loses chunks in flight: the whole link goes, as for the main channel.
+    channel.addEventListener('close', () => {
+      if (this.#bulk) this.#finish('bulk channel closed');
+    });
+    const open = () => {
+      if (this.#closed || this.#bulk) return;
+      this.#bulk = {
+        send: (data) => {
+          if (channel.readyState !== 'open') throw new Error('channel not open');
+          if (data.byteLength > this.maxMessageSize) throw new RangeError(`a ${data.byteLength}-byte frame is larger than this connection carries (${this.maxMessageSize} bytes)`);
+          channel.send(data as Uint8Array<ArrayBuffer>);
+        },
+        get bufferedAmount() {
+          return channel.bufferedAmount;
+        },
+      };
+      this.#events.emit('bulk');
+    };
+    if (channel.readyState === 'open') open();
+    else channel.addEventListener('open', open, { once: true });
+  }
+
+  get bulk(): BulkLane | null {
+    return this.#bulk;
   }
 
   #finish(reason?: string): void {

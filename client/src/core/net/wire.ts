@@ -235,6 +235,8 @@ export const AppMessage = v.variant('t', [
     done: v.boolean(),
   }),
   v.strictObject({ t: v.literal('delete-room'), at: v.number() }),
+  /** Our bulk lane (PeerLink.bulk) is open: file chunks to us may go on it. */
+  v.strictObject({ t: v.literal('lanes'), bulk: v.boolean() }),
   /**
    * An invitation to a new two-person chat, sent only over the channel to the invitee. The
    * shapes are exact, so an invite can neither name an ordinary room nor carry a weak password.
