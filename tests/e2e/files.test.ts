@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { createRoom, joinRoom, roomAction, waitConnected, type User } from '../support/browser.ts';
+import { createRoom, joinRoom, login, roomAction, waitConnected, type User } from '../support/browser.ts';
 import { browserSuite } from '../support/suite.ts';
 
 /** A real PNG (solid colour), so the browser can decode and show it. */
@@ -167,5 +167,43 @@ describe('files', () => {
     expect(await rtl.getByTestId('file-preview').count()).toBe(0);
     // Nothing ran.
     expect(await b.page.evaluate(() => document.querySelectorAll('iframe, object, embed').length)).toBe(0);
+  });
+
+  it('where the browser refuses origin-private files (a private window), files are kept in IndexedDB instead', async () => {
+    const a = await open('Giang');
+    // Firefox's private windows throw from getDirectory(); here the same refusal, before the app loads.
+    const context = await suite.browser.newContext();
+    await context.addInitScript(() => {
+      StorageManager.prototype.getDirectory = () => Promise.reject(new DOMException('The operation is insecure.', 'SecurityError'));
+    });
+    const page = await context.newPage();
+    const b: User = { context, page, name: 'Hieu' };
+    suite.track(b);
+    await page.goto(suite.server.url);
+    await login(page, 'Hieu');
+    await createRoom(a.page, 'private window');
+    await joinRoom(b.page, 'private window');
+    await waitConnected(a.page, 'Hieu');
+    await waitConnected(b.page, 'Giang');
+
+    const data = randomBytes(700_000);
+    await a.page.locator('#file-input').setInputFiles({ name: 'notes.bin', mimeType: 'application/octet-stream', buffer: data });
+    await file(b.page, 'notes.bin').getByTestId('file-verified').waitFor({ timeout: 60_000 });
+    const download = b.page.waitForEvent('download');
+    await file(b.page, 'notes.bin').getByTestId('file-download').click();
+    expect(sha256(await readFile(await (await download).path()))).toBe(sha256(data));
+    const chunkRows = await b.page.evaluate(async () => {
+      const db = await new Promise<IDBDatabase>((resolve, reject) => {
+        const req = indexedDB.open('p2p-chat');
+        req.onsuccess = () => resolve(req.result);
+        req.onerror = () => reject(req.error);
+      });
+      return new Promise<number>((resolve, reject) => {
+        const req = db.transaction('chunks').objectStore('chunks').count();
+        req.onsuccess = () => resolve(req.result);
+        req.onerror = () => reject(req.error);
+      });
+    });
+    expect(chunkRows).toBeGreaterThan(0);
   });
 });

@@ -55,6 +55,8 @@ export class OpfsFiles {
     if (typeof Worker === 'undefined' || typeof navigator === 'undefined' || !navigator.storage?.getDirectory) return null;
     let files: OpfsFiles | undefined;
     try {
+      // The page reads finished files itself (file()): it must be allowed in too.
+      await navigator.storage.getDirectory();
       files = new OpfsFiles(new Worker(new URL('./opfs-worker.ts', import.meta.url), { type: 'module', name: 'file-storage' }));
       const probe = files.#call({ op: 'probe' });
       let timer: ReturnType<typeof setTimeout> | undefined;
