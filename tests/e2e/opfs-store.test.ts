@@ -75,6 +75,24 @@ describe('origin-private file store', () => {
     expect((await page.evaluate(() => window.opfsStore.onDisk()))[id]).toBe(14);
   });
 
+  it('a file being sent is copied whole from the file itself, and only at its announced size', async () => {
+    const id = 'storeSent123';
+    const size = 9 * 1024 * 1024 + 5; // more than one copy buffer, not a whole number of chunks
+    await page.evaluate(([i, s]) => window.opfsStore.add(i, s, 128 * 1024, 'sending'), [id, size] as const);
+    expect(await page.evaluate(([i, s]) => window.opfsStore.putFile(i, s), [id, size] as const)).toEqual({ ok: true, value: size });
+    expect(await page.evaluate(([i]) => window.opfsStore.count(i), [id] as const)).toBe(Math.ceil(size / (128 * 1024)));
+    const back = await page.evaluate(async ([i]) => {
+      const got = await window.opfsStore.readBlob(i);
+      return got.ok ? { length: got.value.bytes.length, wrong: got.value.bytes.findIndex((b, k) => b !== (k * 7) % 256) } : got;
+    }, [id] as const);
+    expect(back).toEqual({ length: size, wrong: -1 });
+
+    const other = 'storeSent456';
+    await page.evaluate(([i]) => window.opfsStore.add(i, 1000, 256, 'sending'), [other] as const);
+    expect(await page.evaluate(([i]) => window.opfsStore.putFile(i, 999), [other] as const)).toMatchObject({ ok: false, code: 'ERR_FILE_SIZE' });
+    expect(await page.evaluate(([i]) => window.opfsStore.count(i), [other] as const)).toBe(0);
+  });
+
   it('a discarded file loses its bytes at once and its row says why', async () => {
     const id = 'storeFileB123';
     await page.evaluate(([i]) => window.opfsStore.add(i, 8, 4), [id] as const);

@@ -35,10 +35,11 @@ export const OPEN_STATES: ReadonlySet<FileState> = new Set(['receiving', 'sendin
 
 export interface FileStore {
   /**
-   * True when storing bytes already in memory is cheaper than storing Blob slices (files
-   * written in place); the sender's own copy then reuses the bytes it just hashed.
+   * Optional: stores every chunk of a file we send straight from the file itself, as
+   * putChunks of all of them in order would, all or nothing. A store that can copy a file
+   * off the page's thread offers it; the sender then hashes and copies at the same time.
    */
-  readonly prefersBytes?: boolean;
+  putFile?(id: string, file: Blob): Promise<void>;
   /** Stores a manifest; false when the id is already known or the file is already expired. */
   add(file: NewFile): Promise<boolean>;
   get(id: string): Promise<FileRow | undefined>;

@@ -6,7 +6,7 @@ import { systemClock, type Clock } from '../store/clock.ts';
 import type { FileRow } from '../store/db.ts';
 import { toB64u } from '../crypto/bytes.ts';
 import { Emitter } from '../util/emitter.ts';
-import type { FileStore, StoredChunk } from './file-store.ts';
+import type { FileStore } from './file-store.ts';
 import { chooseChunkSize, DEFAULT_MAX_FILE_BYTES, PREFERRED_CHUNK_BYTES } from './limits.ts';
 import {
   buildManifest,
@@ -179,9 +179,17 @@ export class FileTransfers {
     try {
       // Storing slices, not bytes: a browser copies the file's data to disk without it
       // passing through script memory.
-      const copy = keepSentCopy ? new OwnCopyWriter(store, id, file, chunkSize) : null;
-      const sha256 = await hashBlob(file, chunkSize, copy ? (i, bytes) => copy.add(i, bytes) : undefined);
-      await copy?.finish();
+      let sha256: string;
+      if (keepSentCopy && store.putFile) {
+        const copying = store.putFile(id, file);
+        copying.catch(() => undefined); // awaited below, after the hash
+        sha256 = await hashBlob(file, chunkSize);
+        await copying;
+      } else {
+        const copy = keepSentCopy ? new OwnCopyWriter(store, id, file, chunkSize) : null;
+        sha256 = await hashBlob(file, chunkSize, copy ? (i) => copy.add(i) : undefined);
+        await copy?.finish();
+      }
       signed = await signFileManifest(this.#deps.identity.privateKey, { ...draft, sha256 });
     } catch (e) {
       if (keepSentCopy) {
@@ -548,16 +556,16 @@ function asChatError(e: unknown): ChatError {
 const OWN_COPY_BATCH = 32;
 
 /**
- * Stores the sender's copy of a file while it is hashed, in batches, each written while
- * the next is hashed, one write in flight at a time: the bytes just hashed where the store
- * writes bytes cheaply, else slices (references the browser copies without script).
+ * Stores the sender's copy of a file while it is hashed, for stores without putFile:
+ * slices (references, not bytes) gathered into batches, each written in one transaction
+ * while the next is hashed, one write in flight at a time.
  */
 class OwnCopyWriter {
   readonly #store: FileStore;
   readonly #id: string;
   readonly #file: Blob;
   readonly #chunkSize: number;
-  #batch: StoredChunk[] = [];
+  #batch: { index: number; data: Blob }[] = [];
   #writing: Promise<unknown> = Promise.resolve();
 
   constructor(store: FileStore, id: string, file: Blob, chunkSize: number) {
@@ -567,10 +575,9 @@ class OwnCopyWriter {
     this.#chunkSize = chunkSize;
   }
 
-  async add(index: number, bytes: Uint8Array): Promise<void> {
+  async add(index: number): Promise<void> {
     const start = index * this.#chunkSize;
-    const data = this.#store.prefersBytes ? bytes : this.#file.slice(start, Math.min(this.#file.size, start + this.#chunkSize));
-    this.#batch.push({ index, data });
+    this.#batch.push({ index, data: this.#file.slice(start, Math.min(this.#file.size, start + this.#chunkSize)) });
     if (this.#batch.length >= OWN_COPY_BATCH) await this.#flush();
   }
 

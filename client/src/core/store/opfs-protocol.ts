@@ -10,6 +10,7 @@ export type OpfsRequest = { seq: number; dir: string } & (
   | { op: 'probe' }
   | { op: 'write'; name: string; parts: OpfsWritePart[] }
   | { op: 'read'; name: string; at: number; length: number }
+  | { op: 'copy'; name: string; blob: Blob }
   | { op: 'close'; name: string }
   | { op: 'remove'; name: string }
   | { op: 'list' }
@@ -17,6 +18,12 @@ export type OpfsRequest = { seq: number; dir: string } & (
 
 export interface OpfsReply {
   seq: number;
-  value?: boolean | Uint8Array | string[];
+  value?: boolean | number | Uint8Array | string[];
+  /**
+   * Byte buffers of a write, handed back: once written they are garbage, and garbage in
+   * the page's heap is collected with the page's own (the worker's heap alone would hold
+   * up to its collector's slack more).
+   */
+  spent?: ArrayBuffer[];
   error?: { name: string; message: string };
 }

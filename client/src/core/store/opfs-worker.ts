@@ -18,6 +18,8 @@ interface SyncAccessHandle {
 type SyncFileHandle = FileSystemFileHandle & { createSyncAccessHandle(): Promise<SyncAccessHandle> };
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
+/** Bytes per read when copying a whole file. */
+const COPY_BUFFER_BYTES = 4 * 1024 * 1024;
 const handles = new Map<string, SyncAccessHandle>();
 let folder: Promise<FileSystemDirectoryHandle> | null = null;
 
@@ -41,6 +43,9 @@ function close(name: string): void {
   handles.delete(name);
 }
 
+/** Buffers of the last write, returned with its answer (OpfsReply.spent). */
+let spent: ArrayBuffer[] = [];
+
 async function serve(req: OpfsRequest): Promise<OpfsReply['value']> {
   switch (req.op) {
     case 'probe': {
@@ -55,10 +60,44 @@ async function serve(req: OpfsRequest): Promise<OpfsReply['value']> {
       for (const { at, data } of req.parts) {
         const bytes = data instanceof Blob ? new Uint8Array(await data.arrayBuffer()) : data;
         if (handle.write(bytes, { at }) !== bytes.byteLength) throw new DOMException('The disk took fewer bytes than written.', 'QuotaExceededError');
+        if (!(data instanceof Blob) && bytes.buffer instanceof ArrayBuffer && !spent.includes(bytes.buffer)) spent.push(bytes.buffer);
       }
       // The bytes are on disk before the row counts them.
       handle.flush();
       return true;
+    }
+    case 'copy': {
+      // One buffer, filled again and again from the file's stream: a gigabyte is copied
+      // without a gigabyte of garbage for this worker's collector.
+      const handle = await handleFor(req.dir, req.name);
+      const put = (bytes: Uint8Array, at: number) => {
+        if (handle.write(bytes, { at }) !== bytes.byteLength) throw new DOMException('The disk took fewer bytes than written.', 'QuotaExceededError');
+      };
+      let at = 0;
+      let reader: ReadableStreamBYOBReader | null = null;
+      try {
+        reader = req.blob.stream().getReader({ mode: 'byob' });
+      } catch {
+        // A browser whose Blob streams are not byte streams: plain reads, one buffer each.
+      }
+      if (reader) {
+        let buffer = new ArrayBuffer(COPY_BUFFER_BYTES);
+        for (;;) {
+          const { done, value } = await reader.read(new Uint8Array(buffer));
+          if (done || !value) break;
+          put(value, at);
+          at += value.byteLength;
+          buffer = value.buffer as ArrayBuffer;
+        }
+      } else {
+        while (at < req.blob.size) {
+          const bytes = new Uint8Array(await req.blob.slice(at, at + COPY_BUFFER_BYTES).arrayBuffer());
+          put(bytes, at);
+          at += bytes.byteLength;
+        }
+      }
+      handle.flush();
+      return at;
     }
     case 'read': {
       const handle = await handleFor(req.dir, req.name);
@@ -92,8 +131,14 @@ let queue: Promise<void> = Promise.resolve();
 scope.onmessage = (e: MessageEvent<OpfsRequest>) => {
   const req = e.data;
   queue = queue.then(() => serve(req)).then(
-    (value) => scope.postMessage({ seq: req.seq, value } satisfies OpfsReply, value instanceof Uint8Array ? [value.buffer as ArrayBuffer] : []),
+    (value) => {
+      const back = spent;
+      spent = [];
+      const transfer = value instanceof Uint8Array ? [value.buffer as ArrayBuffer, ...back] : back;
+      scope.postMessage({ seq: req.seq, value, ...(back.length > 0 ? { spent: back } : {}) } satisfies OpfsReply, transfer);
+    },
     (error: unknown) => {
+      spent = [];
       const { name, message } = error instanceof Error || error instanceof DOMException ? error : { name: 'Error', message: String(error) };
       scope.postMessage({ seq: req.seq, error: { name, message } } satisfies OpfsReply);
     },

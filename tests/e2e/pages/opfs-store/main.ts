@@ -53,6 +53,12 @@ const api = {
   },
   add: (id: string, size: number, chunkSize: number, state?: 'receiving' | 'sending') => store.add(row(id, size, chunkSize, state ? { state } : {})),
   put: (id: string, chunks: { index: number; data: number[] }[]) => attempt(() => store.putChunks(id, chunks.map((c) => ({ index: c.index, data: bytes(c.data) })))),
+  /** Copies a `size`-byte Blob (byte k is 7k mod 256) into a file being sent. */
+  putFile: (id: string, size: number) =>
+    attempt(async () => {
+      await store.putFile(id, new Blob([new Uint8Array(size).map((_, i) => (i * 7) % 256)]));
+      return size;
+    }),
   count: (id: string) => store.countChunks(id),
   last: (id: string) => store.lastContiguousChunk(id),
   async read(id: string, from: number, to: number): Promise<number[][]> {
