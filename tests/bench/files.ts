@@ -17,7 +17,7 @@ import { startTestServer } from '../support/server.ts';
 import { findRenderer, ourProcesses, rssMiB, sampleMemory } from '../support/renderer-memory.ts';
 import { NAME_SHIM } from './bench-page.ts';
 import { compared, type BenchFigure, log, median, percentile, round } from './figure.ts';
-import { alternate, type GroupContext } from './group.ts';
+import { alternate, type GroupContext, withClosing } from './group.ts';
 
 const GROUP = 'files';
 const MiB = 1024 * 1024;
@@ -298,17 +298,9 @@ async function chatRound(users: readonly User[], count: number, until: () => boo
  * what "stored" means here (measured: storing 128 MiB grew the browser process by ~150 MiB
  * and kept it). A real profile writes to disk like a user's browser.
  */
-async function withDiskProfile<T>(signal: AbortSignal, dir: string, fn: (context: BrowserContext) => Promise<T>): Promise<T> {
-  signal.throwIfAborted();
-  const context = await chromium.launchPersistentContext(join(dir, 'profile'), { executablePath: CHROMIUM, headless: false, args: CHROMIUM_ARGS, viewport: { width: 1280, height: 800 } });
-  const close = () => void context.close().catch(() => undefined);
-  signal.addEventListener('abort', close, { once: true });
-  try {
-    return await fn(context);
-  } finally {
-    signal.removeEventListener('abort', close);
-    await context.close().catch(() => undefined);
-  }
+function withDiskProfile<T>(signal: AbortSignal, dir: string, fn: (context: BrowserContext) => Promise<T>): Promise<T> {
+  const open = () => chromium.launchPersistentContext(join(dir, 'profile'), { executablePath: CHROMIUM, headless: false, args: CHROMIUM_ARGS, viewport: { width: 1280, height: 800 } });
+  return withClosing(signal, open, fn);
 }
 
 async function openOnDisk(context: BrowserContext, url: string, name: string): Promise<User> {

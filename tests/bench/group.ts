@@ -10,16 +10,21 @@ export interface GroupContext {
 }
 
 /** A Chromium for one group, closed when the group ends or its budget runs out. */
-export async function withBrowser<T>(signal: AbortSignal, fn: (browser: Browser) => Promise<T>): Promise<T> {
+export function withBrowser<T>(signal: AbortSignal, fn: (browser: Browser) => Promise<T>): Promise<T> {
+  return withClosing(signal, launchChromium, fn);
+}
+
+/** Something opened for one group (a browser, a browser profile), closed when the group ends or its budget runs out. */
+export async function withClosing<C extends { close(): Promise<unknown> }, T>(signal: AbortSignal, open: () => Promise<C>, fn: (opened: C) => Promise<T>): Promise<T> {
   signal.throwIfAborted();
-  const browser = await launchChromium();
-  const close = () => void browser.close().catch(() => undefined);
+  const opened = await open();
+  const close = () => void opened.close().catch(() => undefined);
   signal.addEventListener('abort', close, { once: true });
   try {
-    return await fn(browser);
+    return await fn(opened);
   } finally {
     signal.removeEventListener('abort', close);
-    await browser.close().catch(() => undefined);
+    await opened.close().catch(() => undefined);
   }
 }
 

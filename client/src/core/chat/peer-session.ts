@@ -232,7 +232,8 @@ export class PeerSession {
   #announceBulk(): void {
     if (this.#bulkAnnounced || this.#state !== 'open' || !this.link.bulk) return;
     this.#bulkAnnounced = true;
-    // A peer from before the bulk lane refuses this one message (reported, ERR_MALFORMED) and never answers it: everything then stays on the main lane.
+    // A peer from before the bulk lane refuses this one message (reported, ERR_MALFORMED)
+    // and never announces its own: everything then stays on the main lane.
     void this.sendMessage({ t: 'lanes', bulk: true }).catch(() => undefined);
   }
 

@@ -177,8 +177,9 @@ export class FileTransfers {
     }
     let signed: SignedManifest;
     try {
-      // Storing slices, not bytes: a browser copies the file's data to disk without it
-      // passing through script memory.
+      // Our copy comes from the file itself, never from the bytes read for the hash: a
+      // store that can copies it off this thread meanwhile, else slices (references the
+      // browser copies to disk without script) go to putChunks while the hash goes on.
       let sha256: string;
       if (keepSentCopy && store.putFile) {
         const copying = store.putFile(id, file);
