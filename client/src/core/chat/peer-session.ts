@@ -3,7 +3,7 @@ import { startHandshake, type SessionKeys, type SignedHello } from '../crypto/ha
 import { ChatError, ErrorCode, isChatError } from '../errors.ts';
 import type { Lane, PeerLink } from '../net/peer-link.ts';
 import { extractFingerprint } from '../net/sdp.ts';
-import { BUFFER_HIGH_WATER, HANDSHAKE_TIMEOUT_MS } from '../net/limits.ts';
+import { BUFFER_HIGH_WATER, BULK_HIGH_WATER, HANDSHAKE_TIMEOUT_MS } from '../net/limits.ts';
 import {
   decodeFrame,
   encodeAppMessage,
@@ -264,7 +264,7 @@ export class PeerSession {
   /** True when the lane's queue is above the high-water mark and senders should wait. */
   isCongested(lane: Lane = 'main'): boolean {
     const bulk = lane === 'bulk' && this.bulkReady ? this.link.bulk : null;
-    return (bulk ?? this.link).bufferedAmount > BUFFER_HIGH_WATER;
+    return bulk ? bulk.bufferedAmount > BULK_HIGH_WATER : this.link.bufferedAmount > BUFFER_HIGH_WATER;
   }
 
   fail(error: ChatError, tellPeer = true): void {

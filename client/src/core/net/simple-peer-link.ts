@@ -3,7 +3,7 @@ import type { SignalData } from '../../../../signaling/src/protocol.ts';
 import { Emitter } from '../util/emitter.ts';
 import { extractFingerprint, isBareEndOfCandidates } from './sdp.ts';
 import type { BulkLane, PeerLink, PeerLinkEvents, PeerLinkFactory, PeerLinkOptions } from './peer-link.ts';
-import { BUFFER_LOW_WATER, BULK_CHANNEL_ID } from './limits.ts';
+import { BUFFER_LOW_WATER, BULK_CHANNEL_ID, BULK_LOW_WATER } from './limits.ts';
 
 /** Chromium's and Firefox's SCTP default when the remote description does not say. */
 const DEFAULT_MAX_MESSAGE = 64 * 1024;
@@ -62,7 +62,7 @@ export class SimplePeerLink implements PeerLink {
       return;
     }
     channel.binaryType = 'arraybuffer';
-    channel.bufferedAmountLowThreshold = BUFFER_LOW_WATER;
+    channel.bufferedAmountLowThreshold = BULK_LOW_WATER;
     channel.addEventListener('bufferedamountlow', () => this.#events.emit('drain'));
     channel.addEventListener('message', (e: MessageEvent<ArrayBuffer | string>) => {
       if (!this.#closed) this.#events.emit('frame', typeof e.data === 'string' ? e.data : new Uint8Array(e.data));
