@@ -62,7 +62,12 @@ export class PeerSession {
   /** The peer told us that its bulk lane is open. */
   #peerBulk = false;
   #receiveQueue: Promise<void> = Promise.resolve();
-  #sendQueue: Promise<void> = Promise.resolve();
+  /**
+   * Sealing and sending, in order, one queue per lane: frames of a lane leave in the order
+   * they were sealed, and a chat message never waits for chunks being sealed for the bulk
+   * lane (the replay window absorbs the reordering between lanes).
+   */
+  readonly #sendQueues: Record<Lane, Promise<void>> = { main: Promise.resolve(), bulk: Promise.resolve() };
   readonly #ctx: { room: string; me: string; peer: string };
   #markReady: () => void = () => undefined;
   /** Resolves once our hello is sent and the peer's can be checked. */
@@ -246,18 +251,19 @@ export class PeerSession {
     return this.#sendSealed(FrameType.Chunk, data, chunk, lane);
   }
 
-  #sendSealed(type: FrameType, plain: Uint8Array, chunk: ChunkHeader | undefined, lane: Lane): Promise<void> {
-    const task = this.#sendQueue.then(async () => {
+  #sendSealed(type: FrameType, plain: Uint8Array, chunk: ChunkHeader | undefined, wanted: Lane): Promise<void> {
+    const lane: Lane = wanted === 'bulk' && this.bulkReady ? 'bulk' : 'main';
+    const task = this.#sendQueues[lane].then(async () => {
       const keys = this.#keys;
       if (!keys || this.#state !== 'open') throw new ChatError(ErrorCode.HandshakeTimeout, `${this.peerUsername} is not connected`);
       const nonce = keys.send.nextNonce();
       const header = encodeHeader(type, nonce, chunk);
       const aad = frameAad(header, { room: this.#ctx.room, from: this.#ctx.me, to: this.#ctx.peer });
       const sealed = await keys.send.seal(nonce, aad, plain);
-      const bulk = lane === 'bulk' && this.bulkReady ? this.link.bulk : null;
+      const bulk = lane === 'bulk' ? this.link.bulk : null;
       (bulk ?? this.link).send(encodeFrame(header, sealed));
     });
-    this.#sendQueue = task.catch(() => undefined);
+    this.#sendQueues[lane] = task.catch(() => undefined);
     return task;
   }
 

@@ -3,7 +3,7 @@ import { ChatError, ErrorCode, isChatError } from '../errors.ts';
 import type { Lane } from '../net/peer-link.ts';
 import type { FileCancelReason } from '../net/wire.ts';
 import { Emitter } from '../util/emitter.ts';
-import { BACKPRESSURE_RECHECK_MS, CHUNK_FRAME_OVERHEAD, IN_FLIGHT_WINDOW_BYTES, SEND_READ_BYTES } from './limits.ts';
+import { BACKPRESSURE_RECHECK_MS, CHUNK_FRAME_OVERHEAD, IN_FLIGHT_WINDOW_BYTES, SEAL_AHEAD, SEND_READ_BYTES } from './limits.ts';
 import { transferIdOf, type SignedManifest } from './manifest.ts';
 import { FINAL_STATES, ProgressMeter, type TransferProgress, type TransferState } from './progress.ts';
 
@@ -193,6 +193,15 @@ export class TransferSender {
       let blockStart = from;
       let block: Uint8Array | null = null;
       let next = read(from);
+      // Chunks handed to the session and not yet on the channel, oldest first.
+      const sending: { index: number; done: Promise<void> }[] = [];
+      const settleOldest = async () => {
+        const oldest = sending.shift()!;
+        await oldest.done;
+        if (gen !== this.#generation) return;
+        this.sentUpTo = oldest.index;
+        this.#emitProgress(this.#bytesUpTo(oldest.index), false);
+      };
       for (let i = from; i < count; i++) {
         await this.#waitForRoom(session, i, alive, lane);
         if (!alive()) return;
@@ -204,11 +213,13 @@ export class TransferSender {
         }
         const offset = (i - blockStart) * chunkSize;
         const bytes = block.subarray(offset, Math.min(block.byteLength, offset + chunkSize));
-        await session.sendChunk({ transferId: this.#transferId, index: i, final: i === count - 1 }, bytes, lane);
+        const done = session.sendChunk({ transferId: this.#transferId, index: i, final: i === count - 1 }, bytes, lane);
+        done.catch(() => undefined); // seen when it is the oldest
+        sending.push({ index: i, done });
+        if (sending.length >= SEAL_AHEAD) await settleOldest();
         if (gen !== this.#generation) return;
-        this.sentUpTo = i;
-        this.#emitProgress(this.#bytesUpTo(i), false);
       }
+      while (sending.length > 0) await settleOldest();
       if (!alive()) return;
       // Tells a receiver still missing the final chunk (dropped on the wire) that it will not come.
       await session.sendMessage({ t: 'file-end', id: this.id }, lane);

@@ -50,8 +50,9 @@ export const BULK_CHANNEL_ID = 200;
  * about 200 ms in: nothing arrived meanwhile, chat included (by the look of it, the first
  * burst lost on loopback and SCTP waiting on its retransmission timer). With 256 KiB:
  * 25-34 ms p95 and no stall in 7 runs, for 0.45-0.51 of
- * the raw channel instead of 0.50-0.59. 1 MiB still stalled 1 run in 3; 128 KiB lost more
- * throughput. The low mark leaves half the queue to send while the page refills it.
+ * the raw channel instead of 0.50-0.59 (0.53-0.55 again once the sender sealed a few
+ * chunks ahead, SEAL_AHEAD). 1 MiB still stalled 1 run in 3; 128 KiB lost more throughput.
+ * The low mark leaves half the queue to send while the page refills it.
  */
 export const BULK_HIGH_WATER = 256 * 1024;
 export const BULK_LOW_WATER = BULK_HIGH_WATER / 2;
