@@ -3,7 +3,8 @@ import { copyFile, link, mkdir, open, readdir, readFile, unlink } from 'node:fs/
 import { dirname, join } from 'node:path';
 import * as v from 'valibot';
 import { ChatError, ErrorCode } from '../../client/src/core/errors.ts';
-import { OPEN_STATES, type FileRowUpdate, type FileStore, type NewFile, type StoredChunk } from '../../client/src/core/files/file-store.ts';
+import { checkChunkFits, OPEN_STATES, type FileRowUpdate, type FileStore, type NewFile, type StoredChunk } from '../../client/src/core/files/file-store.ts';
+import { chunkLengthOf } from '../../client/src/core/files/limits.ts';
 import type { FileRow, FileState } from '../../client/src/core/store/db.ts';
 import { PURGE_INTERVAL_MS } from '../../client/src/core/store/limits.ts';
 import { expiresAtFor } from '../../client/src/core/store/retention.ts';
@@ -188,17 +189,7 @@ export class DiskFileStore implements FileStore {
       const { row } = entry;
       if (!OPEN_STATES.has(row.state)) throw new ChatError(ErrorCode.FileOrder, `A chunk arrived for "${row.name}" after the transfer ended.`);
       if (chunks.length === 0) return row.receivedChunks;
-      for (const { index, data } of chunks) {
-        if (!Number.isInteger(index) || index < 0 || index >= row.chunkCount) {
-          throw new ChatError(ErrorCode.FileOrder, `Chunk ${index} is outside "${row.name}" (${row.chunkCount} chunks).`);
-        }
-        // NOTE: exact, not just "at most": chunks sit at fixed offsets, so a short chunk
-        // would leave a hole the hash computed on the way never saw.
-        const size = data instanceof Uint8Array ? data.byteLength : data.size;
-        if (size !== chunkLength(row, index)) {
-          throw new ChatError(ErrorCode.FileSize, `Chunk ${index} of "${row.name}" is not the announced size.`);
-        }
-      }
+      for (const chunk of chunks) checkChunkFits(row, chunk);
       const stored = entry.stored.map(([a, b]): [number, number] => [a, b]);
       let fresh = 0;
       await diskWrite(async () => {
@@ -239,7 +230,7 @@ export class DiskFileStore implements FileStore {
     try {
       for (let index = Math.max(0, from); index <= Math.min(to, entry.row.chunkCount - 1); index++) {
         if (!hasIndex(entry.stored, index)) continue;
-        const bytes = new Uint8Array(chunkLength(entry.row, index));
+        const bytes = new Uint8Array(chunkLengthOf(entry.row, index));
         const { bytesRead } = await handle.read(bytes, 0, bytes.byteLength, index * entry.row.chunkSize);
         if (bytesRead !== bytes.byteLength) throw new ChatError(ErrorCode.FileOrder, `"${entry.row.name}" is shorter on disk than its stored chunks.`);
         yield bytes;
@@ -360,9 +351,6 @@ function checkId(id: string): string {
   return id;
 }
 
-function chunkLength(row: Pick<FileRow, 'size' | 'chunkSize' | 'chunkCount'>, index: number): number {
-  return index === row.chunkCount - 1 ? row.size - index * row.chunkSize : row.chunkSize;
-}
 
 function parseSidecar(text: string): Entry | null {
   let raw: unknown;

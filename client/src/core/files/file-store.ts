@@ -1,4 +1,6 @@
+import { ChatError, ErrorCode } from '../errors.ts';
 import type { FileRow, FileState } from '../store/db.ts';
+import { chunkLengthOf } from './limits.ts';
 
 /**
  * What file transfers need from storage: manifests (one row per file) and their chunks.
@@ -28,6 +30,19 @@ export interface StoredChunk {
   index: number;
   /** Blob slices let a browser copy a file's bytes to disk without them passing through script memory. */
   data: Uint8Array | Blob;
+}
+
+/**
+ * Refuses a chunk that a store keeping chunks at fixed offsets (one file per transfer)
+ * cannot take: outside the file, or not exactly its announced length. NOTE: exact, not
+ * just "at most": a short chunk would leave a hole the hash computed on the way never saw.
+ */
+export function checkChunkFits(file: Pick<FileRow, 'name' | 'size' | 'chunkSize' | 'chunkCount'>, { index, data }: StoredChunk): void {
+  if (!Number.isInteger(index) || index < 0 || index >= file.chunkCount) {
+    throw new ChatError(ErrorCode.FileOrder, `Chunk ${index} is outside "${file.name}" (${file.chunkCount} chunks).`);
+  }
+  const size = data instanceof Uint8Array ? data.byteLength : data.size;
+  if (size !== chunkLengthOf(file, index)) throw new ChatError(ErrorCode.FileSize, `Chunk ${index} of "${file.name}" is not the announced size.`);
 }
 
 /** States in which chunks may still be written. */

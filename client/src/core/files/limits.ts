@@ -129,3 +129,8 @@ export function chooseChunkSize(maxMessageSize: number, preferred: number = PREF
 export function chunkCountFor(size: number, chunkSize: number): number {
   return Math.max(1, Math.ceil(size / chunkSize));
 }
+
+/** Bytes in chunk `index` of a file: the chunk size, or what is left for the last one. */
+export function chunkLengthOf(file: { size: number; chunkSize: number; chunkCount: number }, index: number): number {
+  return index === file.chunkCount - 1 ? file.size - index * file.chunkSize : file.chunkSize;
+}

@@ -5,7 +5,7 @@ import type { FileState } from '../store/db.ts';
 import type { ChunkHeader, FileCancelReason } from '../net/wire.ts';
 import { Emitter } from '../util/emitter.ts';
 import type { FileStore } from './file-store.ts';
-import { ACK_EVERY_BYTES, ACK_MAX_DELAY_MS, RECEIVER_QUEUE_LIMIT_BYTES } from './limits.ts';
+import { ACK_EVERY_BYTES, ACK_MAX_DELAY_MS, chunkLengthOf, RECEIVER_QUEUE_LIMIT_BYTES } from './limits.ts';
 import { transferIdOf, type SignedManifest } from './manifest.ts';
 import { FINAL_STATES, ProgressMeter, type TransferProgress, type TransferState } from './progress.ts';
 import { sanitizeFileName } from './sanitize.ts';
@@ -234,7 +234,7 @@ export class TransferReceiver {
 
   async #onChunks(batch: readonly { session: PeerSession; header: ChunkHeader; data: Uint8Array }[]): Promise<void> {
     if (this.#state !== 'receiving' && this.#state !== 'interrupted') return;
-    const { chunkCount, chunkSize, size } = this.signed.manifest;
+    const { chunkCount, size } = this.signed.manifest;
     const last = chunkCount - 1;
     const refuse = (code: ErrorCode, reason: FileCancelReason, why: string) =>
       this.#fail(new ChatError(code, this.#discarded(why)), reason);
@@ -249,7 +249,7 @@ export class TransferReceiver {
       if (i > next) return refuse(ErrorCode.FileOrder, 'order', `chunk ${i} arrived while chunk ${next} was expected (missing or reordered)`);
       if (header.final && i !== last) return refuse(ErrorCode.FileOrder, 'order', `it ended at chunk ${i} of ${chunkCount} (truncated)`);
       if (!header.final && i === last) return refuse(ErrorCode.FileSize, 'size', `the stream went on past its announced ${size} bytes`);
-      const expected = i === last ? size - last * chunkSize : chunkSize;
+      const expected = chunkLengthOf(this.signed.manifest, i);
       if (data.byteLength > expected) return refuse(ErrorCode.FileSize, 'size', `more data arrived than its announced ${size} bytes`);
       if (data.byteLength < expected) return refuse(ErrorCode.FileSize, 'size', `chunk ${i} is shorter than announced (truncated)`);
       next = i + 1;

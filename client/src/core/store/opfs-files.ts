@@ -1,5 +1,6 @@
 import { ChatError, ErrorCode } from '../errors.ts';
-import { OPEN_STATES, type FileStore, type StoredChunk } from '../files/file-store.ts';
+import { checkChunkFits, OPEN_STATES, type FileStore, type StoredChunk } from '../files/file-store.ts';
+import { chunkLengthOf } from '../files/limits.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { ChatDatabase, FileRow } from './db.ts';
 import { dexieFileStore } from './files.ts';
@@ -118,10 +119,6 @@ function checked(name: string): string {
   return name;
 }
 
-function chunkLength(row: FileRow, index: number): number {
-  return index === row.chunkCount - 1 ? row.size - index * row.chunkSize : row.chunkSize;
-}
-
 /**
  * Bytes to hand to the worker: a chunk that fills its buffer is transferred (moved, not
  * copied, so its memory is garbage in one place only); a view over part of a larger
@@ -164,14 +161,9 @@ export function opfsFileStore(db: ChatDatabase, files: OpfsFiles, opts: { clock?
     if (!OPEN_STATES.has(row.state)) throw new ChatError(ErrorCode.FileOrder, `A chunk arrived for "${row.name}" after the transfer ended.`);
     if (chunks.length === 0) return row.receivedChunks;
     let count = row.receivedChunks;
-    for (const { index, data } of [...chunks].sort((a, b) => a.index - b.index)) {
-      if (!Number.isInteger(index) || index < 0 || index >= row.chunkCount) {
-        throw new ChatError(ErrorCode.FileOrder, `Chunk ${index} is outside "${row.name}" (${row.chunkCount} chunks).`);
-      }
-      // NOTE: exact, not just "at most": chunks sit at fixed offsets, so a short chunk
-      // would leave a hole the hash computed on the way never saw.
-      const size = data instanceof Uint8Array ? data.byteLength : data.size;
-      if (size !== chunkLength(row, index)) throw new ChatError(ErrorCode.FileSize, `Chunk ${index} of "${row.name}" is not the announced size.`);
+    for (const chunk of [...chunks].sort((a, b) => a.index - b.index)) {
+      checkChunkFits(row, chunk);
+      const { index } = chunk;
       if (index > count) throw new ChatError(ErrorCode.FileOrder, `Chunk ${index} of "${row.name}" would leave chunk ${count} missing.`);
       if (index === count) count++;
     }
@@ -232,12 +224,12 @@ export function opfsFileStore(db: ChatDatabase, files: OpfsFiles, opts: { clock?
       const last = Math.min(to, row.receivedChunks - 1);
       for (let start = Math.max(0, from); start <= last; start += READ_PAGE) {
         const end = Math.min(last, start + READ_PAGE - 1);
-        const length = end * row.chunkSize + chunkLength(row, end) - start * row.chunkSize;
+        const length = end * row.chunkSize + chunkLengthOf(row, end) - start * row.chunkSize;
         const page = await files.read(id, start * row.chunkSize, length);
         if (page.byteLength !== length) throw new ChatError(ErrorCode.FileOrder, `"${row.name}" is shorter on disk than its stored chunks.`);
         for (let i = start; i <= end; i++) {
           const offset = (i - start) * row.chunkSize;
-          yield page.subarray(offset, offset + chunkLength(row, i));
+          yield page.subarray(offset, offset + chunkLengthOf(row, i));
         }
       }
     },
