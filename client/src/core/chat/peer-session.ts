@@ -251,8 +251,18 @@ export class PeerSession {
     return this.#sendSealed(FrameType.Chunk, data, chunk, lane);
   }
 
+  /** The lane a frame asked for `wanted` actually takes: bulk only once both sides have it. */
+  #laneFor(wanted: Lane): Lane {
+    return wanted === 'bulk' && this.bulkReady ? 'bulk' : 'main';
+  }
+
+  /** Where frames of `lane` go: the bulk lane, or the link itself (its main channel). */
+  #channelOf(lane: Lane): Pick<PeerLink, 'send' | 'bufferedAmount'> {
+    return (lane === 'bulk' ? this.link.bulk : null) ?? this.link;
+  }
+
   #sendSealed(type: FrameType, plain: Uint8Array, chunk: ChunkHeader | undefined, wanted: Lane): Promise<void> {
-    const lane: Lane = wanted === 'bulk' && this.bulkReady ? 'bulk' : 'main';
+    const lane = this.#laneFor(wanted);
     const task = this.#sendQueues[lane].then(async () => {
       const keys = this.#keys;
       if (!keys || this.#state !== 'open') throw new ChatError(ErrorCode.HandshakeTimeout, `${this.peerUsername} is not connected`);
@@ -260,17 +270,16 @@ export class PeerSession {
       const header = encodeHeader(type, nonce, chunk);
       const aad = frameAad(header, { room: this.#ctx.room, from: this.#ctx.me, to: this.#ctx.peer });
       const sealed = await keys.send.seal(nonce, aad, plain);
-      const bulk = lane === 'bulk' ? this.link.bulk : null;
-      (bulk ?? this.link).send(encodeFrame(header, sealed));
+      this.#channelOf(lane).send(encodeFrame(header, sealed));
     });
     this.#sendQueues[lane] = task.catch(() => undefined);
     return task;
   }
 
   /** True when the lane's queue is above the high-water mark and senders should wait. */
-  isCongested(lane: Lane = 'main'): boolean {
-    const bulk = lane === 'bulk' && this.bulkReady ? this.link.bulk : null;
-    return bulk ? bulk.bufferedAmount > BULK_HIGH_WATER : this.link.bufferedAmount > BUFFER_HIGH_WATER;
+  isCongested(wanted: Lane = 'main'): boolean {
+    const lane = this.#laneFor(wanted);
+    return this.#channelOf(lane).bufferedAmount > (lane === 'bulk' ? BULK_HIGH_WATER : BUFFER_HIGH_WATER);
   }
 
   fail(error: ChatError, tellPeer = true): void {
