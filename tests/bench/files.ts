@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { BUFFER_HIGH_WATER, BUFFER_LOW_WATER } from '../../client/src/core/net/limits.ts';
 import { IN_FLIGHT_WINDOW_BYTES, PREFERRED_CHUNK_BYTES } from '../../client/src/core/files/limits.ts';
-import { CHROMIUM, CHROMIUM_ARGS, createRoom, joinRoom, login, sendMessage, waitConnected, type User } from '../support/browser.ts';
+import { CHROMIUM, CHROMIUM_ARGS, createRoom, joinRoom, openUserIn, sendMessage, waitConnected, type User } from '../support/browser.ts';
 import { startTestServer } from '../support/server.ts';
 import { findRenderer, ourProcesses, rssMiB, sampleMemory } from '../support/renderer-memory.ts';
 import { NAME_SHIM } from './bench-page.ts';
@@ -303,14 +303,6 @@ function withDiskProfile<T>(signal: AbortSignal, dir: string, fn: (context: Brow
   return withClosing(signal, open, fn);
 }
 
-async function openOnDisk(context: BrowserContext, url: string, name: string): Promise<User> {
-  const page = await context.newPage();
-  page.on('pageerror', (e) => console.error(`[${name}] page error:`, e.message));
-  await page.goto(url);
-  await login(page, name);
-  return { context, page, name };
-}
-
 const fmt = (xs: readonly number[], d = 2) => xs.map((x) => x.toFixed(d)).join(' ');
 
 export async function runFilesBench(ctx: GroupContext): Promise<BenchFigure[]> {
@@ -327,9 +319,9 @@ export async function runFilesBench(ctx: GroupContext): Promise<BenchFigure[]> {
     return await withDiskProfile(ctx.signal, dir, async (context) => {
       const started = performance.now();
       // Two origins of the same server: each page has its own storage and identity.
-      const a = await openOnDisk(context, server.url, 'FileA');
+      const a = await openUserIn(context, server.url, 'FileA');
       await createRoom(a.page, 'bench files');
-      const b = await openOnDisk(context, server.url.replace('127.0.0.1', 'localhost'), 'FileB');
+      const b = await openUserIn(context, server.url.replace('127.0.0.1', 'localhost'), 'FileB');
       await joinRoom(b.page, 'bench files');
       await Promise.all([waitConnected(a.page, 'FileB', 60_000), waitConnected(b.page, 'FileA', 60_000)]);
       for (const u of [a, b]) {

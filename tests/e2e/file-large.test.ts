@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { createRoom, joinRoom, waitConnected } from '../support/browser.ts';
 import { findRenderer, sampleMemory } from '../support/renderer-memory.ts';
 import { browserSuite } from '../support/suite.ts';
 
@@ -67,12 +66,7 @@ describe('a 1 GiB file', () => {
   });
 
   it('arrives verified with the same SHA-256, and neither tab holds it in memory', { timeout: TRANSFER_TIMEOUT_MS + 5 * 60_000 }, async () => {
-    const a = await suite.open('Hai');
-    const b = await suite.open('Kim');
-    await createRoom(a.page, 'big files');
-    await joinRoom(b.page, 'big files');
-    await waitConnected(a.page, 'Kim');
-    await waitConnected(b.page, 'Hai');
+    const [a, b] = await suite.pair('Hai', 'Kim', 'big files');
 
     const path = join(dir, 'disk-image.bin');
     const sent = await writeRandomFile(path, FILE_BYTES);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { createRoom, joinRoom, waitConnected } from '../support/browser.ts';
+import { waitConnected } from '../support/browser.ts';
 import { browserSuite } from '../support/suite.ts';
 
 const MiB = 1024 * 1024;
@@ -30,12 +30,7 @@ describe('file transfer across a closed tab', () => {
   });
 
   it('is interrupted when the receiver closes its tab, then resumes from its stored chunks and completes', async () => {
-    const a = await suite.open('Quan');
-    const b = await suite.open('Suong');
-    await createRoom(a.page, 'resume room');
-    await joinRoom(b.page, 'resume room');
-    await waitConnected(a.page, 'Suong');
-    await waitConnected(b.page, 'Quan');
+    const [a, b] = await suite.pair('Quan', 'Suong', 'resume room');
 
     const data = randomBytes(60 * MiB);
     const path = join(dir, 'footage.bin');

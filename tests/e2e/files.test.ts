@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { createRoom, joinRoom, login, roomAction, waitConnected, type User } from '../support/browser.ts';
+import { createRoom, joinRoom, openUserIn, roomAction, waitConnected } from '../support/browser.ts';
 import { browserSuite } from '../support/suite.ts';
 
 /** A real PNG (solid colour), so the browser can decode and show it. */
@@ -64,7 +64,6 @@ function storedFiles(page: Page): Promise<{ files: Record<string, number>; chunk
 
 describe('files', () => {
   const suite = browserSuite();
-  const open = (name: string) => suite.open(name);
   let dir: string;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'chat-files-'));
@@ -73,18 +72,8 @@ describe('files', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function pair(a: string, b: string, room: string): Promise<[User, User]> {
-    const ua = await open(a);
-    const ub = await open(b);
-    await createRoom(ua.page, room);
-    await joinRoom(ub.page, room);
-    await waitConnected(ua.page, b);
-    await waitConnected(ub.page, a);
-    return [ua, ub];
-  }
-
   it('an image arrives verified with a preview, and a 50 MB file downloads with the same SHA-256', async () => {
-    const [a, b] = [...(await pair('Yen', 'Zung', 'files room'))];
+    const [a, b] = (await suite.pair('Yen', 'Zung', 'files room'));
     await a.page.locator('#file-input').setInputFiles({ name: 'photo.png', mimeType: 'image/png', buffer: png(64, 48) });
     await file(b.page, 'photo.png').getByTestId('file-verified').waitFor({ timeout: 60_000 });
     expect(await file(b.page, 'photo.png').getByTestId('file-verified').textContent()).toContain('Verified from Yen');
@@ -120,7 +109,7 @@ describe('files', () => {
   });
 
   it('a chunk altered on the wire is rejected: the file is discarded and nothing is offered', async () => {
-    const [a, b] = [...(await pair('Anh2', 'Bao2', 'tamper files'))];
+    const [a, b] = (await suite.pair('Anh2', 'Bao2', 'tamper files'));
     // The attacker on the wire: flip one bit in the third file chunk frame (frame type 2).
     await a.page.evaluate(() => {
       const send = RTCDataChannel.prototype.send as (this: RTCDataChannel, data: unknown) => void;
@@ -144,7 +133,7 @@ describe('files', () => {
   });
 
   it('received HTML, SVG and right-to-left names are never rendered and are downloaded safely', async () => {
-    const [a, b] = [...(await pair('Cuong', 'Dao', 'unsafe names'))];
+    const [a, b] = (await suite.pair('Cuong', 'Dao', 'unsafe names'));
     const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><script>alert(2)</script></svg>');
     const html = Buffer.from('<html><body><script>alert(3)</script></body></html>');
     await a.page.locator('#file-input').setInputFiles([
@@ -170,17 +159,14 @@ describe('files', () => {
   });
 
   it('where the browser refuses origin-private files (a private window), files are kept in IndexedDB instead', async () => {
-    const a = await open('Giang');
+    const a = await suite.open('Giang');
     // Firefox's private windows throw from getDirectory(); here the same refusal, before the app loads.
     const context = await suite.browser.newContext();
     await context.addInitScript(() => {
       StorageManager.prototype.getDirectory = () => Promise.reject(new DOMException('The operation is insecure.', 'SecurityError'));
     });
-    const page = await context.newPage();
-    const b: User = { context, page, name: 'Hieu' };
+    const b = await openUserIn(context, suite.server.url, 'Hieu');
     suite.track(b);
-    await page.goto(suite.server.url);
-    await login(page, 'Hieu');
     await createRoom(a.page, 'private window');
     await joinRoom(b.page, 'private window');
     await waitConnected(a.page, 'Hieu');

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRoom, joinRoom, messages, sendMessage, waitConnected } from '../support/browser.ts';
+import { messages, sendMessage } from '../support/browser.ts';
 import { browserSuite } from '../support/suite.ts';
 import { haveTurnServer, NO_TURN_MESSAGE, TurnServer } from '../support/turn-server.ts';
 
@@ -17,12 +17,7 @@ describe.skipIf(!haveTurnServer)(`relay-only through coturn${haveTurnServer ? ''
   const suite = browserSuite({ serverEnv: () => ({ TURN_URLS: turn.url, TURN_SECRET: turn.secret, RELAY_ONLY: '1' }) });
 
   it('two members chat through the TURN relay and never learn each other’s address', async () => {
-    const a = await suite.open('Relay A');
-    const b = await suite.open('Relay B');
-    await createRoom(a.page, 'relayed room');
-    await joinRoom(b.page, 'relayed room');
-    await waitConnected(a.page, 'Relay B');
-    await waitConnected(b.page, 'Relay A');
+    const [a, b] = await suite.pair('Relay A', 'Relay B', 'relayed room');
 
     for (const [page, peer] of [[a.page, 'Relay B'], [b.page, 'Relay A']] as const) {
       await expect.poll(() => page.locator(`[data-testid="member"][data-username="${peer}"] [data-testid="path"]`).textContent()).toContain('Relayed (TURN)');

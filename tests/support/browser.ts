@@ -28,7 +28,11 @@ export interface User {
 
 /** A fresh browser profile (its own IndexedDB and keys) logged in as `name`. */
 export async function openUser(browser: Browser, url: string, name: string, viewport = { width: 1280, height: 800 }): Promise<User> {
-  const context = await browser.newContext({ viewport });
+  return openUserIn(await browser.newContext({ viewport }), url, name);
+}
+
+/** A new page of `context` (a profile prepared by the caller) logged in as `name`. */
+export async function openUserIn(context: BrowserContext, url: string, name: string): Promise<User> {
   const page = await context.newPage();
   page.on('pageerror', (e) => console.error(`[${name}] page error:`, e.message));
   await page.goto(url);

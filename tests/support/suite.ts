@@ -1,6 +1,6 @@
 import { afterAll, beforeAll } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { launchChromium, openUser, type User } from './browser.ts';
+import { createRoom, joinRoom, launchChromium, openUser, waitConnected, type User } from './browser.ts';
 import { startTestServer, type TestServer } from './server.ts';
 
 /**
@@ -33,6 +33,16 @@ export function browserSuite(opts: { serverEnv?: () => Record<string, string> } 
       const u = await openUser(browser!, server!.url, name, viewport);
       users.push(u);
       return u;
+    },
+    /** Two fresh profiles: `a` creates `room`, `b` joins it, and each sees the other connected. */
+    async pair(a: string, b: string, room: string): Promise<[User, User]> {
+      const ua = await this.open(a);
+      const ub = await this.open(b);
+      await createRoom(ua.page, room);
+      await joinRoom(ub.page, room);
+      await waitConnected(ua.page, b);
+      await waitConnected(ub.page, a);
+      return [ua, ub];
     },
     /** Closes with the suite a user made elsewhere. */
     track(u: User): void {
