@@ -75,6 +75,38 @@ describe('origin-private file store', () => {
     expect((await page.evaluate(() => window.opfsStore.onDisk()))[id]).toBe(14);
   });
 
+  it('counts stored chunks in the row every few MiB, each second and at the end; a reload resumes from that count', async () => {
+    const id = 'storeSparse123';
+    const MiB = 1024 * 1024;
+    expect(await page.evaluate(([i, n]) => window.opfsStore.add(i, 16 * n, n), [id, MiB] as const)).toBe(true);
+    const putFilled = (from: number, to: number) => page.evaluate(([i, f, t, n]) => window.opfsStore.putFilled(i, f, t, n), [id, from, to, MiB] as const);
+    const counted = async () => (await page.evaluate(([i]) => window.opfsStore.row(i), [id] as const))?.receivedChunks;
+
+    // Five MiB written: the page knows, the row does not yet.
+    expect(await putFilled(0, 4)).toEqual({ ok: true, value: 5 });
+    expect(await page.evaluate(([i]) => window.opfsStore.count(i), [id] as const)).toBe(5);
+    expect(await counted()).toBe(0);
+    // A second later, the next write counts everything so far.
+    await page.evaluate(() => window.opfsStore.advanceMs(1_000));
+    expect(await putFilled(5, 5)).toEqual({ ok: true, value: 6 });
+    expect(await counted()).toBe(6);
+    // Then again once 8 MiB more are written.
+    expect(await putFilled(6, 12)).toEqual({ ok: true, value: 13 });
+    expect(await counted()).toBe(6);
+    expect(await putFilled(13, 13)).toEqual({ ok: true, value: 14 });
+    expect(await counted()).toBe(14);
+    expect(await putFilled(14, 14)).toEqual({ ok: true, value: 15 });
+
+    // Reloaded: chunk 14 was written but never counted, so it is asked for again.
+    await page.evaluate(() => window.opfsStore.reopen());
+    expect(await page.evaluate(([i]) => window.opfsStore.last(i), [id] as const)).toBe(13);
+    expect(await putFilled(14, 15)).toEqual({ ok: true, value: 16 });
+    // Complete: counted at once, whatever the time or size.
+    expect(await counted()).toBe(16);
+    expect(await page.evaluate(([i]) => window.opfsStore.setState(i, 'verified'), [id] as const)).toBe(true);
+    expect(await page.evaluate(([i, n]) => window.opfsStore.filledRight(i, n), [id, MiB] as const)).toBe(true);
+  });
+
   it('a file being sent is copied whole from the file itself, and only at its announced size', async () => {
     const id = 'storeSent123';
     const size = 9 * 1024 * 1024 + 5; // more than one copy buffer, not a whole number of chunks

@@ -62,8 +62,8 @@ async function serve(req: OpfsRequest): Promise<OpfsReply['value']> {
         if (handle.write(bytes, { at }) !== bytes.byteLength) throw new DOMException('The disk took fewer bytes than written.', 'QuotaExceededError');
         if (!(data instanceof Blob) && bytes.buffer instanceof ArrayBuffer && !spent.includes(bytes.buffer)) spent.push(bytes.buffer);
       }
-      // The bytes are on disk before the row counts them.
-      handle.flush();
+      // Asked for before the row counts the bytes, so it never counts bytes not on disk.
+      if (req.flush) handle.flush();
       return true;
     }
     case 'copy': {

@@ -13,6 +13,7 @@ const DAY = 24 * 60 * 60 * 1000;
 let now = Date.now();
 const clock = { now: () => now };
 let db: ChatDatabase;
+let files: OpfsFiles;
 let store: OpfsFileStore;
 
 async function attempt<T>(fn: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; code: string; message: string }> {
@@ -46,10 +47,15 @@ const api = {
   async open(): Promise<boolean> {
     db = new ChatDatabase(`opfs-store-test-${Math.random().toString(36).slice(2)}`);
     await db.open();
-    const files = await OpfsFiles.open();
-    if (!files) return false;
+    const opened = await OpfsFiles.open();
+    if (!opened) return false;
+    files = opened;
     store = opfsFileStore(db, files, { clock });
     return true;
+  },
+  /** The store as a reloaded page has it: same database and files, nothing in memory. */
+  reopen(): void {
+    store = opfsFileStore(db, files, { clock });
   },
   add: (id: string, size: number, chunkSize: number, state?: 'receiving' | 'sending') => store.add(row(id, size, chunkSize, state ? { state } : {})),
   put: (id: string, chunks: { index: number; data: number[] }[]) => attempt(() => store.putChunks(id, chunks.map((c) => ({ index: c.index, data: bytes(c.data) })))),
@@ -59,6 +65,22 @@ const api = {
       await store.putFile(id, new Blob([new Uint8Array(size).map((_, i) => (i * 7) % 256)]));
       return size;
     }),
+  /** Chunks `from`..`to` of `chunkSize` bytes, one call each; chunk i is filled with i. */
+  putFilled: (id: string, from: number, to: number, chunkSize: number) =>
+    attempt(async () => {
+      let count = 0;
+      for (let i = from; i <= to; i++) count = await store.putChunks(id, [{ index: i, data: new Uint8Array(chunkSize).fill(i) }]);
+      return count;
+    }),
+  /** Every byte of the finished file equals its chunk's index. */
+  async filledRight(id: string, chunkSize: number): Promise<boolean> {
+    const blob = await store.readBlob(id, 'application/octet-stream');
+    const all = new Uint8Array(await blob.arrayBuffer());
+    return all.every((b, at) => b === Math.floor(at / chunkSize));
+  },
+  advanceMs(ms: number): void {
+    now += ms;
+  },
   count: (id: string) => store.countChunks(id),
   last: (id: string) => store.lastContiguousChunk(id),
   async read(id: string, from: number, to: number): Promise<number[][]> {
