@@ -72,6 +72,8 @@ export interface DiskFileStoreOptions {
 }
 
 export class DiskFileStore implements FileStore {
+  /** Our copy of a file we send is written from the bytes read to hash it (no second read). */
+  readonly ownCopyFrom = 'bytes';
   readonly dir: string;
   readonly #now: () => number;
   readonly #entries = new Map<string, Entry>();

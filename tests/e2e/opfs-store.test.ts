@@ -107,22 +107,19 @@ describe('origin-private file store', () => {
     expect(await page.evaluate(([i, n]) => window.opfsStore.filledRight(i, n), [id, MiB] as const)).toBe(true);
   });
 
-  it('a file being sent is copied whole from the file itself, and only at its announced size', async () => {
+  it("a file being sent is stored from views into the sender's read blocks, each chunk's bytes only", async () => {
     const id = 'storeSent123';
-    const size = 9 * 1024 * 1024 + 5; // more than one copy buffer, not a whole number of chunks
-    await page.evaluate(([i, s]) => window.opfsStore.add(i, s, 128 * 1024, 'sending'), [id, size] as const);
-    expect(await page.evaluate(([i, s]) => window.opfsStore.putFile(i, s), [id, size] as const)).toEqual({ ok: true, value: size });
-    expect(await page.evaluate(([i]) => window.opfsStore.count(i), [id] as const)).toBe(Math.ceil(size / (128 * 1024)));
+    const chunkSize = 128 * 1024;
+    const size = 9 * 1024 * 1024 + 5; // several blocks, not a whole number of chunks
+    await page.evaluate(([i, s, c]) => window.opfsStore.add(i, s, c, 'sending'), [id, size, chunkSize] as const);
+    expect(await page.evaluate(([i, s, c]) => window.opfsStore.putAsViews(i, s, c, 32), [id, size, chunkSize] as const)).toEqual({ ok: true, value: Math.ceil(size / chunkSize) });
+    expect(await page.evaluate(([i]) => window.opfsStore.setState(i, 'verified'), [id] as const)).toBe(true);
     const back = await page.evaluate(async ([i]) => {
       const got = await window.opfsStore.readBlob(i);
       return got.ok ? { length: got.value.bytes.length, wrong: got.value.bytes.findIndex((b, k) => b !== (k * 7) % 256) } : got;
     }, [id] as const);
     expect(back).toEqual({ length: size, wrong: -1 });
-
-    const other = 'storeSent456';
-    await page.evaluate(([i]) => window.opfsStore.add(i, 1000, 256, 'sending'), [other] as const);
-    expect(await page.evaluate(([i]) => window.opfsStore.putFile(i, 999), [other] as const)).toMatchObject({ ok: false, code: 'ERR_FILE_SIZE' });
-    expect(await page.evaluate(([i]) => window.opfsStore.count(i), [other] as const)).toBe(0);
+    expect((await page.evaluate(() => window.opfsStore.onDisk()))[id]).toBe(size);
   });
 
   it('a discarded file loses its bytes at once and its row says why', async () => {

@@ -35,8 +35,9 @@ async function transferOver(links: [MemoryLink, MemoryLink], bothHaveBulk: boole
   sb.on('message', (m) => m.t === 'typing' && chats.push(m));
   const file = randomBlob(2 * 1024 * 1024 + 77, 'lanes.bin', 'application/octet-stream');
   const verified = waitForState(tb, ['verified', 'failed'], { direction: 'receive' });
+  const sending = waitForState(ta, ['sending'], { direction: 'send' });
   const row = await ta.send(file);
-  await waitForState(ta, ['sending'], { direction: 'send' });
+  await sending;
   await sa.sendMessage({ t: 'typing', active: true });
   const got = await verified;
   expect(got.error).toBeUndefined();

@@ -6,7 +6,7 @@ import { MIN_CHUNK_BYTES } from '../../../client/src/core/files/limits.ts';
 import { countChunks } from '../../../client/src/core/store/files.ts';
 import { addMessage } from '../../../client/src/core/store/messages.ts';
 import { QUOTA_MESSAGE } from '../../../client/src/core/store/quota.ts';
-import { freshDb, newParty, openPair, randomBlob, simulateFullDisk, teardown, transfersFor, waitForState, watchChunkWrites, type Party } from './helpers.ts';
+import { freshDb, newParty, openPair, randomBlob, simulateFullDisk, teardown, transfersFor, waitForState, waitUntil, watchChunkWrites, type Party } from './helpers.ts';
 
 let an: Party;
 let binh: Party;
@@ -45,19 +45,22 @@ describe('a disk that fills up mid-transfer', () => {
     expect((await dbB.files.get(row.id))?.state).toBe('failed');
   });
 
-  it('on the sender refuses to send with a clear error before anything is offered', async () => {
+  it('on the sender fails the send with a clear error; the recipient is told and keeps nothing', async () => {
     const dbA = freshDb();
+    const dbB = freshDb();
     simulateFullDisk(dbA, () => true);
     const ta = transfersFor(an, dbA);
-    const tb = transfersFor(binh, freshDb());
+    const tb = transfersFor(binh, dbB);
     const { sa, sb } = await openPair(an, binh);
     ta.attach(sa);
     tb.attach(sb);
-    let offered = false;
-    tb.on('state', () => (offered = true));
+    const states: string[] = [];
+    tb.on('state', (t) => states.push(t.state));
     await expect(ta.send(randomBlob(300_000, 'a.png', 'image/png'))).rejects.toMatchObject({ code: ErrorCode.Quota, message: QUOTA_MESSAGE });
-    await new Promise((r) => setTimeout(r, 100));
-    expect(offered).toBe(false);
+    // The file was begun (chunks go out while it is hashed): the recipient hears it is unavailable.
+    await waitUntil(() => states.includes('failed'), 5_000, 'the recipient to give up');
+    expect(await dbB.chunks.count()).toBe(0);
+    expect(await dbA.files.count()).toBe(0);
     expect(await dbA.chunks.count()).toBe(0);
   });
 });

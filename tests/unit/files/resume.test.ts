@@ -83,6 +83,18 @@ describe('a peer that disappears mid-file', () => {
     expect(await sha256Hex(await readFileBlob(dbB, row.id, 'application/octet-stream'))).toBe(await sha256Hex(file));
   });
 
+  it('cannot be resumed by a sender that closed before it had signed the file: the receiver is told it is unavailable', async () => {
+    const { dbA, dbB, ta, tb, row } = await interruptedTransfer(30);
+    // As a page closed while hashing leaves it: the whole copy stored, no signature.
+    await dbA.files.update(row.id, { signature: '' });
+    ta.close();
+    const { verified } = await reconnect(transfersFor(an, dbA, opts), tb);
+    const info = await verified;
+    expect(info.state).toBe('failed');
+    expect(info.error?.code).toBe(ErrorCode.FileUnavailable);
+    expect(await countChunks(dbB, row.id)).toBe(0);
+  });
+
   it('that comes back without the file is told it is unavailable, and the partial file is discarded', async () => {
     const dbA = freshDb();
     const { dbB, tb, row } = await interruptedTransfer(30);

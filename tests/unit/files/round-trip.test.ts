@@ -26,10 +26,10 @@ async function sendAndReceive(file: File) {
   ta.on('progress', (p) => progress.push(p));
   const verified = waitForState(tb, ['verified', 'failed'], { direction: 'receive' });
   const done = waitForState(ta, ['done', 'failed'], { direction: 'send' });
-  const preparing = waitForState(ta, ['preparing'], { direction: 'send' });
+  const sending = waitForState(ta, ['sending'], { direction: 'send' });
   const row = await ta.send(file);
-  // The hashing pass is announced under the file's id before the offer goes out.
-  expect((await preparing).id).toBe(row.id);
+  // Chunks go out under the file's id while it is hashed (file-begin, then file-manifest).
+  expect((await sending).id).toBe(row.id);
   // Being told about the same channel again (RoomSession and attach both) changes nothing.
   ta.onSessionOpen(sa);
   tb.onSessionOpen(sb);

@@ -346,3 +346,100 @@ describe('chunk frames', () => {
 function toId(tid: Uint8Array): string {
   return Buffer.from(tid).toString('base64url');
 }
+
+/** The file-begin of a file whose signed manifest will be `signed`: the same fields, no hash yet. */
+async function begin(sa: PeerSession, signed: SignedManifest): Promise<void> {
+  const { sha256: _later, ...manifest } = signed.manifest;
+  await sa.sendMessage({ t: 'file-begin', manifest, sentAt: Date.now() });
+}
+
+async function sendManifest(sa: PeerSession, signed: SignedManifest): Promise<void> {
+  await sa.sendMessage({ t: 'file-manifest', manifest: signed.manifest, sig: signed.sig });
+}
+
+/** Begins a 40,000-byte file and sends all three chunks; resolves once Binh holds them all. */
+async function begunAndStreamed(ctx: Awaited<ReturnType<typeof setup>>, file: Blob, signed: SignedManifest) {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  const id = signed.manifest.id;
+  const tid = transferIdOf(id);
+  await begin(ctx.sa, signed);
+  await waitUntil(() => ctx.fromBinh.some((m) => m.t === 'file-resume' && m.id === id), 5_000, 'file-resume');
+  for (let i = 0; i < 3; i++) await ctx.sa.sendChunk({ transferId: tid, index: i, final: i === 2 }, chunkOf(bytes, i));
+  await ctx.sa.sendMessage({ t: 'file-end', id });
+}
+
+describe('a file begun before its sender hashed it (file-begin, then file-manifest)', () => {
+  it('is stored as it comes, waits in verifying for its signed manifest, then is verified', async () => {
+    const ctx = await setup();
+    const file = randomBlob(40_000, 'a.bin', '');
+    const signed = await signedFor(file);
+    const id = signed.manifest.id;
+    const states: string[] = [];
+    ctx.tb.on('state', (t) => t.id === id && states.push(t.state));
+    const verifying = waitForState(ctx.tb, ['verifying', 'failed'], { id });
+    await begunAndStreamed(ctx, file, signed);
+    expect((await verifying).state).toBe('verifying');
+    await new Promise((r) => setTimeout(r, 100));
+    // Every chunk is in, but nothing proves who made the file yet.
+    expect(states).not.toContain('verified');
+    expect(await ctx.dbB.files.get(id)).toMatchObject({ state: 'verifying', signature: '', sha256: '' });
+    expect(ctx.fromBinh.some((m) => m.t === 'file-verified')).toBe(false);
+
+    const verified = waitForState(ctx.tb, ['verified', 'failed'], { id });
+    await sendManifest(ctx.sa, signed);
+    expect((await verified).state).toBe('verified');
+    expect(await ctx.dbB.files.get(id)).toMatchObject({ state: 'verified', signature: signed.sig, sha256: signed.manifest.sha256 });
+    await waitUntil(() => ctx.fromBinh.some((m) => m.t === 'file-verified' && m.id === id), 5_000, 'file-verified');
+  });
+
+  it('whose manifest comes before its last chunk is verified as soon as the last chunk is stored', async () => {
+    const ctx = await setup();
+    const file = randomBlob(40_000, 'a.bin', '');
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    const signed = await signedFor(file);
+    const tid = transferIdOf(signed.manifest.id);
+    const verified = waitForState(ctx.tb, ['verified', 'failed'], { id: signed.manifest.id });
+    await begin(ctx.sa, signed);
+    await waitUntil(() => ctx.fromBinh.some((m) => m.t === 'file-resume'), 5_000, 'file-resume');
+    await ctx.sa.sendChunk({ transferId: tid, index: 0, final: false }, chunkOf(bytes, 0));
+    await sendManifest(ctx.sa, signed);
+    for (let i = 1; i < 3; i++) await ctx.sa.sendChunk({ transferId: tid, index: i, final: i === 2 }, chunkOf(bytes, i));
+    expect((await verified).state).toBe('verified');
+  });
+
+  it.each([
+    ['signed by another key', async (file: Blob, id: string) => signedFor(file, mallory, { id }), ErrorCode.BadSignature, 'refused'],
+    ['describing another file', async (file: Blob, id: string) => signedFor(file, an, { id, name: 'other.bin' }), ErrorCode.BadSignature, 'refused'],
+    ['signed over another hash', async (file: Blob, id: string) => signedFor(file, an, { id, sha256: 'f'.repeat(64) }), ErrorCode.FileHash, 'altered'],
+  ] as const)('with a manifest %s is discarded, and its sender told', async (_what, makeManifest, code, reason) => {
+    const ctx = await setup();
+    const file = randomBlob(40_000, 'a.bin', '');
+    const signed = await signedFor(file);
+    const id = signed.manifest.id;
+    const verifying = waitForState(ctx.tb, ['verifying', 'failed'], { id });
+    await begunAndStreamed(ctx, file, signed);
+    expect((await verifying).state).toBe('verifying');
+    const failed = waitForState(ctx.tb, ['verified', 'failed'], { id });
+    await sendManifest(ctx.sa, await makeManifest(file, id));
+    const info = await failed;
+    expect(info.state).toBe('failed');
+    expect(info.error?.code).toBe(code);
+    await waitUntil(() => ctx.fromBinh.some((m) => m.t === 'file-cancel' && m.id === id && m.reason === reason), 5_000, `file-cancel ${reason}`);
+    expect((await ctx.dbB.files.get(id))?.state).toBe('failed');
+    expect(await countChunks(ctx.dbB, id)).toBe(0);
+  });
+
+  it('over the size limit is refused before anything is stored', async () => {
+    const dbB = freshDb();
+    const tb = transfersFor(binh, dbB, { maxFileBytes: 30_000 });
+    const { sa, sb } = await openPair(an, binh);
+    tb.attach(sb);
+    const fromBinh: AppMessage[] = [];
+    sa.on('message', (m) => fromBinh.push(m));
+    const signed = await signedFor(randomBlob(40_000, 'a.bin', ''));
+    await begin(sa, signed);
+    const error = await refusedOffer(tb, dbB, fromBinh, signed.manifest.id);
+    expect(error.code).toBe(ErrorCode.FileTooLarge);
+    expect(fromBinh).toContainEqual({ t: 'file-cancel', id: signed.manifest.id, reason: 'too-large' });
+  });
+});

@@ -50,11 +50,12 @@ export const OPEN_STATES: ReadonlySet<FileState> = new Set(['receiving', 'sendin
 
 export interface FileStore {
   /**
-   * Optional: stores every chunk of a file we send straight from the file itself, as
-   * putChunks of all of them in order would, all or nothing. A store that can copy a file
-   * off the page's thread offers it; the sender then hashes and copies at the same time.
+   * How the sender's own copy comes to this store: 'slices' of the file (the default:
+   * IndexedDB copies a Blob slice to disk without its bytes passing through script), or
+   * the 'bytes' the sender has just read and hashed (a store writing files takes them
+   * without reading the file a second time).
    */
-  putFile?(id: string, file: Blob): Promise<void>;
+  readonly ownCopyFrom?: 'slices' | 'bytes';
   /** Stores a manifest; false when the id is already known or the file is already expired. */
   add(file: NewFile): Promise<boolean>;
   get(id: string): Promise<FileRow | undefined>;

@@ -9,10 +9,11 @@ import { chunkCountFor, MAX_CHUNK_BYTES, MAX_SENT_NAME_BYTES, MIN_CHUNK_BYTES } 
 import { sanitizeFileName } from './sanitize.ts';
 
 /**
- * File manifests: what the sender signs before the first chunk leaves, and what the
- * receiver checks before it stores a single byte. The signature covers room, author and
- * recipient too (crypto/signed.ts), so a manifest cannot be replayed into another room
- * or passed off as someone else's file.
+ * File manifests: what the sender announces before the first chunk leaves (file-begin,
+ * checked by the receiver before it stores a single byte) and signs once it has hashed
+ * the file (file-manifest, checked before the file is shown as verified). The signature
+ * covers room, author and recipient too (crypto/signed.ts), so a manifest cannot be
+ * replayed into another room or passed off as someone else's file.
  */
 export interface SignedManifest {
   manifest: AddressedManifest;
@@ -112,12 +113,13 @@ export interface VerifyContext {
 }
 
 /**
- * Checks a manifest before anything is stored, and returns it or throws a ChatError
- * whose message can be shown as is. Order: shape, addressing, signature, then size, so
- * "too large" is only ever said about a file its author really offered.
+ * Checks a manifest's fields before anything is stored, and returns it or throws a
+ * ChatError whose message can be shown as is. Order: shape, addressing, signature (when
+ * `sig` is given), then size, so "too large" is only ever said about a file its author
+ * really offered. Without `sig` (a file-begin, whose signed manifest follows the chunks)
+ * the fields are vouched for by the channel alone, which proved the sender.
  */
-export async function verifySignedManifest(signed: SignedManifest, ctx: VerifyContext): Promise<AddressedManifest> {
-  const m = signed.manifest;
+async function checkManifest(m: AddressedManifest, sig: string | null, ctx: VerifyContext): Promise<AddressedManifest> {
   const what = `${ctx.peer}'s file`;
   const malformed = (why: string) => new ChatError(ErrorCode.Malformed, `${what} was refused: ${why}.`);
   try {
@@ -138,7 +140,7 @@ export async function verifySignedManifest(signed: SignedManifest, ctx: VerifyCo
   if (m.to !== undefined && m.to.toLowerCase() !== ctx.me.toLowerCase()) throw malformed('it was addressed to someone else');
   // NOTE: verify with the key the channel proved, never a key named by the manifest: a
   // member relaying another's file must not be able to re-sign it as theirs, or alter it.
-  if (!(await verifyManifest(ctx.peerKey, m, signed.sig))) {
+  if (sig !== null && !(await verifyManifest(ctx.peerKey, m, sig))) {
     throw new ChatError(ErrorCode.BadSignature, `${what} "${sanitizeFileName(m.name)}" was refused: its signature does not match ${ctx.peer}'s key.`);
   }
   if (m.size > ctx.maxFileBytes) {
@@ -148,6 +150,49 @@ export async function verifySignedManifest(signed: SignedManifest, ctx: VerifyCo
     );
   }
   return m;
+}
+
+/** Checks a signed manifest (see checkManifest): fields, addressing, signature, size. */
+export function verifySignedManifest(signed: SignedManifest, ctx: VerifyContext): Promise<AddressedManifest> {
+  return checkManifest(signed.manifest, signed.sig, ctx);
+}
+
+/** Checks the manifest of a file-begin (see checkManifest): everything but the hash and signature, which come later. */
+export function checkBegunManifest(manifest: AddressedManifest, ctx: VerifyContext): Promise<AddressedManifest> {
+  return checkManifest(manifest, null, ctx);
+}
+
+/**
+ * A manifest whose hash is not known yet: the sender streams a file while it hashes it,
+ * and signs the manifest once the hash is known (file-begin, then file-manifest).
+ */
+export function unsignedManifest(manifest: AddressedManifest): SignedManifest {
+  return { manifest: { ...manifest, sha256: '' }, sig: '' };
+}
+
+/** Whether the signature (and so the hash) of a file is known yet. */
+export function isSigned(signed: SignedManifest): boolean {
+  return signed.sig !== '';
+}
+
+/** Same file: every field but the hash, which a manifest begun unsigned does not have yet. */
+export function sameFileFields(x: AddressedManifest, y: AddressedManifest): boolean {
+  return (
+    x.id === y.id &&
+    x.name === y.name &&
+    x.size === y.size &&
+    x.type === y.type &&
+    x.chunkSize === y.chunkSize &&
+    x.chunkCount === y.chunkCount &&
+    x.room === y.room &&
+    x.from === y.from &&
+    (x.to ?? null) === (y.to ?? null)
+  );
+}
+
+/** Same signed file: the same fields, hash and signature. */
+export function sameManifest(a: SignedManifest, b: SignedManifest): boolean {
+  return a.sig === b.sig && a.manifest.sha256 === b.manifest.sha256 && sameFileFields(a.manifest, b.manifest);
 }
 
 /** The JSON a 'file' chat message carries as its body: the signed manifest. */

@@ -3,12 +3,11 @@ import { PROGRESS_INTERVAL_MS, SPEED_HALF_LIFE_MS } from './limits.ts';
 export type TransferDirection = 'send' | 'receive';
 
 /**
- * Where a transfer stands. Sender: preparing (hashing) -> waiting (recipient offline) ->
- * offered -> sending -> done. Receiver: receiving -> verifying -> verified. Either side may
+ * Where a transfer stands. Sender: waiting (recipient offline) -> offered -> sending ->
+ * done. Receiver: receiving -> verifying -> verified. Either side may
  * become interrupted (channel lost; resumes when it is back), failed or cancelled.
  */
 export type TransferState =
-  | 'preparing'
   | 'waiting'
   | 'offered'
   | 'sending'

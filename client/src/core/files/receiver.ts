@@ -6,7 +6,7 @@ import type { ChunkHeader, FileCancelReason } from '../net/wire.ts';
 import { Emitter } from '../util/emitter.ts';
 import type { FileStore } from './file-store.ts';
 import { ACK_EVERY_BYTES, ACK_MAX_DELAY_MS, chunkLengthOf, RECEIVER_QUEUE_LIMIT_BYTES } from './limits.ts';
-import { transferIdOf, type SignedManifest } from './manifest.ts';
+import { isSigned, transferIdOf, type SignedManifest } from './manifest.ts';
 import { FINAL_STATES, ProgressMeter, type TransferProgress, type TransferState } from './progress.ts';
 import { sanitizeFileName } from './sanitize.ts';
 import { codeForReason, describeReason } from './sender.ts';
@@ -22,7 +22,10 @@ export interface TransferReceiverEvents {
 
 export interface TransferReceiverParams {
   store: FileStore;
-  /** Already verified (verifySignedManifest) and stored (FileStore.add) by the caller. */
+  /**
+   * Already checked (verifySignedManifest, or checkBegunManifest for a file-begin) and
+   * stored (FileStore.add) by the caller. Unsigned for a file-begin: see applyManifest.
+   */
   signed: SignedManifest;
   /** The sender (case-folded username). */
   peer: string;
@@ -39,18 +42,22 @@ export interface TransferReceiverParams {
  * hashed in the same pass, so the check at the end needs no second read. Index and
  * final flag are authenticated (they are AES-GCM additional data), so only the sender or
  * a frame dropped on the wire can produce these cases, never a forged frame.
+ * A file begun before its sender had hashed it is stored the same way and waits, once
+ * complete, in 'verifying' for its signed manifest (applyManifest).
  */
 export class TransferReceiver {
   readonly id: string;
   readonly peer: string;
-  readonly signed: SignedManifest;
   readonly #store: FileStore;
   readonly #transferId: Uint8Array;
   readonly #events = new Emitter<TransferReceiverEvents>();
   readonly #queueLimit: number;
   readonly #ackEvery: number;
   readonly #meter: ProgressMeter;
+  #signed: SignedManifest;
   #hasher: IHasher;
+  /** The SHA-256 of every chunk, once all are stored: kept while the signed manifest is awaited. */
+  #digest: string | null = null;
   #state: TransferState = 'receiving';
   #error: ChatError | undefined;
   #session: PeerSession | null = null;
@@ -66,7 +73,7 @@ export class TransferReceiver {
   #ackTimer: ReturnType<typeof setTimeout> | undefined;
 
   private constructor(params: TransferReceiverParams, hasher: IHasher, next: number) {
-    this.signed = params.signed;
+    this.#signed = params.signed;
     this.id = params.signed.manifest.id;
     this.peer = params.peer.toLowerCase();
     this.#store = params.store;
@@ -116,6 +123,9 @@ export class TransferReceiver {
     return receiver;
   }
 
+  get signed(): SignedManifest {
+    return this.#signed;
+  }
   get state(): TransferState {
     return this.#state;
   }
@@ -218,6 +228,26 @@ export class TransferReceiver {
     });
   }
 
+  /**
+   * The signed manifest of a file begun unsigned, already checked by the caller
+   * (verifySignedManifest, and the same fields as begun): kept with the file, and the
+   * file verified against it if every chunk is already stored. Queued behind chunks
+   * being stored, like everything that reads the hash.
+   */
+  applyManifest(signed: SignedManifest): Promise<void> {
+    return this.#enqueueAwaited(async () => {
+      if (this.finished || isSigned(this.#signed) || !isSigned(signed)) return;
+      this.#signed = signed;
+      await this.#store.update(this.id, { sha256: signed.manifest.sha256, signature: signed.sig });
+      if (this.#digest !== null) await this.#verify();
+    });
+  }
+
+  /** The signed manifest that came for a file begun unsigned is not its sender's: discard it. */
+  refuseManifest(error: ChatError): Promise<void> {
+    return this.#fail(error, 'refused');
+  }
+
   /** We cancel: tell the sender, discard what was stored. */
   cancel(): Promise<void> {
     return this.#fail(new ChatError(ErrorCode.FileCancelled, 'You cancelled this file.'), 'cancelled');
@@ -286,12 +316,17 @@ export class TransferReceiver {
     void session.sendMessage({ t: 'file-ack', id: this.id, upTo }).catch(() => undefined);
   }
 
-  /** Every chunk is stored: compare the hash computed on the way with the signed one. */
+  /**
+   * Every chunk is stored: compare the hash computed on the way with the signed one, or,
+   * when the signed manifest has not come yet, keep the hash and wait for it.
+   */
   async #verify(): Promise<void> {
     if (this.finished) return;
     this.#setState('verifying');
     await this.#store.setState(this.id, 'verifying');
-    const digest = this.#hasher.digest('hex');
+    this.#digest ??= this.#hasher.digest('hex');
+    if (!isSigned(this.#signed)) return;
+    const digest = this.#digest;
     const stored = await this.#store.countChunks(this.id);
     if (digest !== this.signed.manifest.sha256) {
       return this.#fail(new ChatError(ErrorCode.FileHash, ALTERED_MESSAGE), 'altered');
@@ -326,10 +361,16 @@ export class TransferReceiver {
   }
 
   #enqueue(task: () => Promise<void>): void {
+    void this.#enqueueAwaited(task);
+  }
+
+  /** Like #enqueue, and resolves once the task (or the failure it caused) is done. */
+  #enqueueAwaited(task: () => Promise<void>): Promise<void> {
     this.#queue = this.#queue.then(task).catch((e: unknown) => {
       const error = isChatError(e) ? e : new ChatError(ErrorCode.Malformed, String(e), { cause: e });
       return this.#fail(error, 'failed');
     });
+    return this.#queue;
   }
 
   #bytesBefore(index: number): number {

@@ -4,7 +4,7 @@ import type { Lane } from '../net/peer-link.ts';
 import type { FileCancelReason } from '../net/wire.ts';
 import { Emitter } from '../util/emitter.ts';
 import { BACKPRESSURE_RECHECK_MS, CHUNK_FRAME_OVERHEAD, IN_FLIGHT_WINDOW_BYTES, SEAL_AHEAD, SEND_READ_BYTES } from './limits.ts';
-import { transferIdOf, type SignedManifest } from './manifest.ts';
+import { isSigned, transferIdOf, type SignedManifest } from './manifest.ts';
 import { FINAL_STATES, ProgressMeter, type TransferProgress, type TransferState } from './progress.ts';
 
 export interface TransferSenderEvents {
@@ -13,6 +13,7 @@ export interface TransferSenderEvents {
 }
 
 export interface TransferSenderParams {
+  /** Unsigned (manifest.ts unsignedManifest) while the file is still being hashed: see sign(). */
   signed: SignedManifest;
   sentAt: number;
   /** The recipient (case-folded username). */
@@ -25,7 +26,9 @@ export interface TransferSenderParams {
 }
 
 /**
- * Sends one file to one recipient over its channel: the signed offer, then the chunks
+ * Sends one file to one recipient over its channel: the offer (file-begin while the file
+ * is still being hashed, followed by file-manifest once it is signed; file-offer after
+ * that), then the chunks
  * from wherever the recipient asks (file-resume), never holding more than two read blocks
  * (SEND_READ_BYTES each) in memory, and waiting whenever the channel's queue is above its
  * high-water mark or the recipient is a window behind in storing. A dropped channel leaves it 'interrupted';
@@ -34,13 +37,13 @@ export interface TransferSenderParams {
 export class TransferSender {
   readonly id: string;
   readonly peer: string;
-  readonly signed: SignedManifest;
   readonly sentAt: number;
   readonly #transferId: Uint8Array;
   readonly #events = new Emitter<TransferSenderEvents>();
   readonly #source: TransferSenderParams['source'];
   readonly #windowBytes: number;
   readonly #meter: ProgressMeter;
+  #signed: SignedManifest;
   #blob: Blob | null = null;
   #state: TransferState = 'waiting';
   #error: ChatError | undefined;
@@ -55,7 +58,7 @@ export class TransferSender {
   sentUpTo = -1;
 
   constructor(params: TransferSenderParams) {
-    this.signed = params.signed;
+    this.#signed = params.signed;
     this.id = params.signed.manifest.id;
     this.peer = params.peer.toLowerCase();
     this.sentAt = params.sentAt;
@@ -66,6 +69,9 @@ export class TransferSender {
     this.#meter = new ProgressMeter(params.signed.manifest.size, 0, now);
   }
 
+  get signed(): SignedManifest {
+    return this.#signed;
+  }
   get state(): TransferState {
     return this.#state;
   }
@@ -78,6 +84,28 @@ export class TransferSender {
 
   on<K extends keyof TransferSenderEvents>(event: K, handler: TransferSenderEvents[K]): () => void {
     return this.#events.on(event, handler);
+  }
+
+  /**
+   * The file is hashed and its manifest signed: the recipient gets it now if its channel
+   * is open (file-manifest), else with the next offer.
+   */
+  sign(signed: SignedManifest): void {
+    if (isSigned(this.#signed) || !isSigned(signed) || signed.manifest.id !== this.id) return;
+    this.#signed = signed;
+    const session = this.#session;
+    if (this.finished || !session?.isOpen) return;
+    const { manifest, sig } = signed;
+    void session.sendMessage({ t: 'file-manifest', manifest, sig }).catch(() => undefined);
+  }
+
+  /** The file could not be read or hashed: tell the recipient, and stop. */
+  abandon(error: ChatError): void {
+    if (this.finished) return;
+    const session = this.#session;
+    this.#stop();
+    if (session?.isOpen) void session.sendMessage({ t: 'file-cancel', id: this.id, reason: 'unavailable' }).catch(() => undefined);
+    this.#fail('failed', error);
   }
 
   /**
@@ -94,8 +122,12 @@ export class TransferSender {
     this.#session = session;
     this.#setState(this.#started ? 'interrupted' : 'offered');
     try {
-      const { manifest, sig } = this.signed;
-      await session.sendMessage({ t: 'file-offer', manifest, sig, sentAt: this.sentAt });
+      const { manifest, sig } = this.#signed;
+      if (isSigned(this.#signed)) await session.sendMessage({ t: 'file-offer', manifest, sig, sentAt: this.sentAt });
+      else {
+        const { sha256: _unknown, ...begun } = manifest;
+        await session.sendMessage({ t: 'file-begin', manifest: begun, sentAt: this.sentAt });
+      }
     } catch {
       // The channel went away while offering: the next channel offers again.
       if (this.#session === session && !this.finished && !this.#started) this.#setState('waiting');

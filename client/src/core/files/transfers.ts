@@ -10,11 +10,16 @@ import type { FileStore } from './file-store.ts';
 import { chooseChunkSize, DEFAULT_MAX_FILE_BYTES, PREFERRED_CHUNK_BYTES } from './limits.ts';
 import {
   buildManifest,
+  checkBegunManifest,
   formatBytes,
   hashBlob,
+  isSigned,
   newFileId,
+  sameFileFields,
+  sameManifest,
   signedManifestOf,
   signFileManifest,
+  unsignedManifest,
   verifySignedManifest,
   type SignedManifest,
 } from './manifest.ts';
@@ -68,6 +73,7 @@ const ASSUMED_MAX_MESSAGE = 64 * 1024;
 type ReceiverParams = TransferReceiverParams;
 
 interface Outgoing {
+  /** Unsigned while the file is being hashed; every sender is given the signed one then. */
   signed: SignedManifest;
   sentAt: number;
   source: Blob | (() => Promise<Blob>);
@@ -138,12 +144,14 @@ export class FileTransfers {
 
   /**
    * Sends a file to everyone with an open channel (or `recipients`), or privately to `to`.
-   * Hashes the file first (the signed manifest carries its SHA-256: one read of the file
-   * before the offer; hash-wasm measured 37-146 MB/s in Node on a loaded 2-core machine,
-   * so a 1 GB file waits seconds before its offer, announced by 'preparing' states),
-   * keeps our own copy if configured (in the same pass), then offers it on every channel.
-   * Recipients without an open channel get it when their channel opens, while this
-   * FileTransfers lives (or, with the kept copy, also after a reload, when they ask).
+   * The chunks start at once (file-begin): the file is hashed meanwhile, in one more read
+   * that also writes our own copy if configured, and the manifest, signed once the hash
+   * is known, follows (file-manifest); recipients verify against it when the last chunk is
+   * in. Resolves with the stored row once the manifest is signed (the 'file' chat message
+   * carries it). Measured before, hashing first (files bench, 128 MiB): 0.5-0.9 s passed
+   * before the first chunk left, on top of the transfer. Recipients without an open
+   * channel get it when their channel opens, while this FileTransfers lives (or, with the
+   * kept copy, also after a reload, when they ask).
    */
   async send(file: Blob & { name?: string; type?: string }, to?: string, opts: { recipients?: string[] } = {}): Promise<FileRow> {
     const { store, maxFileBytes, keepSentCopy } = this.#deps;
@@ -157,63 +165,49 @@ export class FileTransfers {
     const chunkSize = chooseChunkSize(linkSizes.length > 0 ? Math.min(...linkSizes) : ASSUMED_MAX_MESSAGE, this.#chunkBytes);
     const id = newFileId();
     const sentAt = this.#deps.clock.now();
-    const draft = buildManifest({
-      file,
-      name: file.name ?? 'file',
-      type: file.type ?? '',
-      room: this.#deps.room,
-      from: this.#deps.username,
-      ...(to ? { to } : {}),
-      chunkSize,
-      sha256: '0'.repeat(64),
-      id,
-    });
-    for (const peer of targets) {
-      this.#events.emit('state', { id, peer, direction: 'send', state: 'preparing', name: draft.name, size: draft.size });
-    }
-    const row = { ...draft, signature: '', sentAt, state: 'sending' as const };
-    if (keepSentCopy && !(await store.add(row))) {
+    const begun = unsignedManifest(
+      buildManifest({
+        file,
+        name: file.name ?? 'file',
+        type: file.type ?? '',
+        room: this.#deps.room,
+        from: this.#deps.username,
+        ...(to ? { to } : {}),
+        chunkSize,
+        sha256: '',
+        id,
+      }),
+    );
+    if (!(await store.add({ ...begun.manifest, signature: '', sentAt, state: 'sending' }))) {
       throw new ChatError(ErrorCode.Malformed, 'This file could not be stored (is the clock right?).');
     }
-    let signed: SignedManifest;
-    try {
-      // Our copy comes from the file itself, never from the bytes read for the hash: a
-      // store that can copies it off this thread meanwhile, else slices (references the
-      // browser copies to disk without script) go to putChunks while the hash goes on.
-      let sha256: string;
-      if (keepSentCopy && store.putFile) {
-        const copying = store.putFile(id, file);
-        copying.catch(() => undefined); // awaited below, after the hash
-        sha256 = await hashBlob(file, chunkSize);
-        await copying;
-      } else {
-        const copy = keepSentCopy ? new OwnCopyWriter(store, id, file, chunkSize) : null;
-        sha256 = await hashBlob(file, chunkSize, copy ? (i) => copy.add(i) : undefined);
-        await copy?.finish();
-      }
-      signed = await signFileManifest(this.#deps.identity.privateKey, { ...draft, sha256 });
-    } catch (e) {
-      if (keepSentCopy) {
-        // No message will refer to it: remove the row too, not only its chunks.
-        await store.delete(id).catch(() => undefined);
-      }
-      const error = asChatError(e);
-      for (const peer of targets) {
-        this.#events.emit('state', { id, peer, direction: 'send', state: 'failed', name: draft.name, size: draft.size, error });
-      }
-      throw error;
-    }
-    if (keepSentCopy) await store.update(id, { sha256: signed.manifest.sha256, signature: signed.sig });
-    else await store.add({ ...signed.manifest, signature: signed.sig, sentAt, state: 'sending' });
-
-    const outgoing: Outgoing = { signed, sentAt, source: file, senders: new Map() };
+    const outgoing: Outgoing = { signed: begun, sentAt, source: file, senders: new Map() };
     this.#outgoing.set(id, outgoing);
     for (const peer of targets) {
       const sender = this.#newSender(outgoing, peer);
       const session = this.#sessions.get(peer);
       if (session?.isOpen) void sender.attach(session);
     }
+    let signed: SignedManifest;
+    try {
+      // Our copy is the bytes hashed, so copy and signed hash cannot disagree.
+      const copy = keepSentCopy ? new OwnCopyWriter(store, id, file, chunkSize) : null;
+      const sha256 = await hashBlob(file, chunkSize, copy ? (i, bytes) => copy.add(i, bytes) : undefined);
+      await copy?.finish();
+      signed = await signFileManifest(this.#deps.identity.privateKey, { ...begun.manifest, sha256 });
+      await store.update(id, { sha256, signature: signed.sig });
+    } catch (e) {
+      const error = asChatError(e);
+      this.#outgoing.delete(id);
+      for (const sender of outgoing.senders.values()) sender.abandon(error);
+      // No message will refer to it: remove the row too, not only its chunks.
+      await store.delete(id).catch(() => undefined);
+      throw error;
+    }
+    outgoing.signed = signed;
+    for (const sender of outgoing.senders.values()) sender.sign(signed);
     if (targets.length === 0) await store.setState(id, 'sent');
+    else await this.#maybeFinishOutgoing(outgoing);
     const stored = await store.get(id);
     if (!stored) throw new ChatError(ErrorCode.Malformed, 'This file is no longer stored on this device.');
     return stored;
@@ -240,7 +234,8 @@ export class FileTransfers {
 
   async #maybeFinishOutgoing(outgoing: Outgoing): Promise<void> {
     const senders = [...outgoing.senders.values()];
-    if (!senders.every((s) => s.finished)) return;
+    // Still being hashed (and copied): send() finishes it once signed.
+    if (!isSigned(outgoing.signed) || !senders.every((s) => s.finished)) return;
     const id = outgoing.signed.manifest.id;
     const { store } = this.#deps;
     const row = await store.get(id);
@@ -252,61 +247,112 @@ export class FileTransfers {
 
   // ---- receiving -----------------------------------------------------------------
 
-  async #onOffer(session: PeerSession, msg: Extract<AppMessage, { t: 'file-offer' }>): Promise<void> {
-    const signed = signedFromOffer(msg);
-    const id = signed.manifest.id;
+  async #onOffer(session: PeerSession, msg: OfferMessage): Promise<void> {
+    const offered = offeredManifest(msg);
+    const id = offered.manifest.id;
     const peer = session.peerUsername.toLowerCase();
     const known = this.#incoming.get(id);
     if (known) {
-      if (known.peer === peer && sameManifest(known.signed, signed)) known.answerOffer(session);
-      else this.#refuse(session, signed, new ChatError(ErrorCode.Malformed, `${session.peerUsername}'s file was refused: its id is already in use.`));
+      const wasFinished = known.finished;
+      if (known.peer === peer && (await this.#agrees(session, known, offered))) known.answerOffer(session);
+      // Not when its signed manifest just failed it: the sender was told why.
+      else if (wasFinished || !known.finished) this.#refuse(session, offered, new ChatError(ErrorCode.Malformed, `${session.peerUsername}'s file was refused: its id is already in use.`));
       return;
     }
     const pending = this.#pendingOffers.get(id);
     if (pending) return pending.then(() => this.#onOffer(session, msg));
-    const task = this.#acceptOffer(session, signed, msg.sentAt, peer).finally(() => this.#pendingOffers.delete(id));
+    const task = this.#acceptOffer(session, offered, msg.sentAt, peer).finally(() => this.#pendingOffers.delete(id));
     this.#pendingOffers.set(id, task);
     return task;
   }
 
-  async #acceptOffer(session: PeerSession, signed: SignedManifest, sentAt: number, peer: string): Promise<void> {
-    const { store } = this.#deps;
+  #verifyContext(session: PeerSession) {
+    return {
+      peerKey: session.peerKey,
+      peer: session.peerUsername,
+      room: this.#deps.room,
+      me: this.#deps.username,
+      maxFileBytes: this.#deps.maxFileBytes,
+    };
+  }
+
+  /**
+   * Whether `offered` is the file `receiver` is receiving: the same fields, and the same
+   * signature once both are signed. A signed offer for a file begun unsigned brings its
+   * manifest (checked first); one whose signature does not hold fails the file.
+   */
+  async #agrees(session: PeerSession, receiver: TransferReceiver, offered: SignedManifest): Promise<boolean> {
+    if (!sameFileFields(receiver.signed.manifest, offered.manifest)) return false;
+    if (!isSigned(offered)) return true;
+    if (isSigned(receiver.signed)) return sameManifest(receiver.signed, offered);
+    await this.#applyManifest(session, receiver, offered);
+    return !receiver.finished;
+  }
+
+  /** The signed manifest of a file begun unsigned: checked, then kept and verified against. */
+  async #applyManifest(session: PeerSession, receiver: TransferReceiver, signed: SignedManifest): Promise<void> {
     try {
-      await verifySignedManifest(signed, {
-        peerKey: session.peerKey,
-        peer: session.peerUsername,
-        room: this.#deps.room,
-        me: this.#deps.username,
-        maxFileBytes: this.#deps.maxFileBytes,
-      });
+      await verifySignedManifest(signed, this.#verifyContext(session));
     } catch (e) {
-      this.#refuse(session, signed, asChatError(e));
+      await receiver.refuseManifest(asChatError(e));
       return;
     }
+    await receiver.applyManifest(signed);
+  }
+
+  async #onManifest(session: PeerSession, msg: Extract<AppMessage, { t: 'file-manifest' }>): Promise<void> {
+    const signed = signedFromOffer(msg);
     const id = signed.manifest.id;
+    await this.#pendingOffers.get(id);
+    await this.#restoring.get(id);
+    const receiver = this.#incoming.get(id);
+    if (!receiver || receiver.peer !== session.peerUsername.toLowerCase() || receiver.finished) return;
+    if (isSigned(receiver.signed)) return; // told twice (a re-offer brought it too)
+    if (!sameFileFields(receiver.signed.manifest, signed.manifest)) {
+      await receiver.refuseManifest(new ChatError(ErrorCode.BadSignature, `${session.peerUsername}'s file was refused: its signed manifest describes another file.`));
+      return;
+    }
+    await this.#applyManifest(session, receiver, signed);
+  }
+
+  async #acceptOffer(session: PeerSession, offered: SignedManifest, sentAt: number, peer: string): Promise<void> {
+    const { store } = this.#deps;
+    try {
+      if (isSigned(offered)) await verifySignedManifest(offered, this.#verifyContext(session));
+      else await checkBegunManifest(offered.manifest, this.#verifyContext(session));
+    } catch (e) {
+      this.#refuse(session, offered, asChatError(e));
+      return;
+    }
+    const id = offered.manifest.id;
     const existing = await store.get(id);
-    const params: ReceiverParams = { store, signed, peer, now: () => this.#deps.clock.now() };
     let receiver: TransferReceiver;
     if (existing) {
       // Seen before (a reload, or a re-offer after a drop): same file, or refused.
-      if (existing.from.toLowerCase() !== peer || !sameManifest(signedManifestOf(existing), signed)) {
-        this.#refuse(session, signed, new ChatError(ErrorCode.Malformed, `${session.peerUsername}'s file was refused: its id is already in use.`));
+      const params: ReceiverParams = { store, signed: signedManifestOf(existing), peer, now: () => this.#deps.clock.now() };
+      if (existing.from.toLowerCase() !== peer || !sameFileFields(existing, offered.manifest)) {
+        this.#refuse(session, offered, new ChatError(ErrorCode.Malformed, `${session.peerUsername}'s file was refused: its id is already in use.`));
         return;
       }
       receiver = await this.#restoreReceiver(existing, params);
+      const wasFinished = receiver.finished;
+      if (!(await this.#agrees(session, receiver, offered))) {
+        if (wasFinished || !receiver.finished) this.#refuse(session, offered, new ChatError(ErrorCode.Malformed, `${session.peerUsername}'s file was refused: its id is already in use.`));
+        return;
+      }
     } else {
       try {
-        const added = await store.add({ ...signed.manifest, signature: signed.sig, sentAt, state: 'receiving' });
+        const added = await store.add({ ...offered.manifest, signature: offered.sig, sentAt, state: 'receiving' });
         if (!added) {
-          this.#refuse(session, signed, new ChatError(ErrorCode.Malformed, `${session.peerUsername}'s file was refused: it is older than the 7-day history.`));
+          this.#refuse(session, offered, new ChatError(ErrorCode.Malformed, `${session.peerUsername}'s file was refused: it is older than the 7-day history.`));
           return;
         }
       } catch (e) {
         const error = asChatError(e);
-        this.#refuse(session, signed, error, error.code === ErrorCode.Quota ? 'quota' : 'refused');
+        this.#refuse(session, offered, error, error.code === ErrorCode.Quota ? 'quota' : 'refused');
         return;
       }
-      receiver = await TransferReceiver.create(params);
+      receiver = await TransferReceiver.create({ store, signed: offered, peer, now: () => this.#deps.clock.now() });
       this.#trackReceiver(receiver);
     }
     receiver.answerOffer(session);
@@ -368,7 +414,11 @@ export class FileTransfers {
     const peer = session.peerUsername.toLowerCase();
     switch (msg.t) {
       case 'file-offer':
-        void this.#onOffer(session, msg).catch((e: unknown) => this.#refuse(session, signedFromOffer(msg), asChatError(e)));
+      case 'file-begin':
+        void this.#onOffer(session, msg).catch((e: unknown) => this.#refuse(session, offeredManifest(msg), asChatError(e)));
+        return true;
+      case 'file-manifest':
+        void this.#onManifest(session, msg).catch(ignoreClosed);
         return true;
       case 'file-resume':
         void this.#onResume(session, msg.id, msg.from).catch(ignoreClosed);
@@ -390,8 +440,13 @@ export class FileTransfers {
           sender.remoteCancel(msg.reason);
           return true;
         }
-        const r = this.#incoming.get(msg.id);
-        if (r && r.peer === peer) void r.remoteCancel(msg.reason);
+        // A sender that could not read its file cancels right after beginning it: the
+        // offer may still be being checked here.
+        const pending = this.#pendingOffers.get(msg.id) ?? Promise.resolve();
+        void pending.then(() => {
+          const r = this.#incoming.get(msg.id);
+          if (r && r.peer === peer) return r.remoteCancel(msg.reason);
+        }).catch(ignoreClosed);
         return true;
       }
       default:
@@ -476,6 +531,8 @@ export class FileTransfers {
     const row = await store.get(id);
     if (!row || row.room !== this.#deps.room || row.from.toLowerCase() !== this.#deps.username.toLowerCase()) return undefined;
     if (row.state !== 'sending' && row.state !== 'sent') return undefined;
+    // Never signed (the page closed while hashing): no recipient could ever verify it.
+    if (row.signature === '') return undefined;
     if (row.to !== undefined && row.to.toLowerCase() !== peer) return undefined;
     if ((await store.countChunks(id)) !== row.chunkCount) return undefined;
     const again = this.#outgoing.get(id);
@@ -520,27 +577,18 @@ export class FileTransfers {
   }
 }
 
-function signedFromOffer(msg: Extract<AppMessage, { t: 'file-offer' }>): SignedManifest {
+type OfferMessage = Extract<AppMessage, { t: 'file-offer' | 'file-begin' }>;
+
+function signedFromOffer(msg: Extract<AppMessage, { t: 'file-offer' | 'file-manifest' }>): SignedManifest {
   const { to, ...rest } = msg.manifest;
   return { manifest: { ...rest, ...(to !== undefined ? { to } : {}) }, sig: msg.sig };
 }
 
-function sameManifest(a: SignedManifest, b: SignedManifest): boolean {
-  const x = a.manifest;
-  const y = b.manifest;
-  return (
-    a.sig === b.sig &&
-    x.id === y.id &&
-    x.name === y.name &&
-    x.size === y.size &&
-    x.type === y.type &&
-    x.sha256 === y.sha256 &&
-    x.chunkSize === y.chunkSize &&
-    x.chunkCount === y.chunkCount &&
-    x.room === y.room &&
-    x.from === y.from &&
-    (x.to ?? null) === (y.to ?? null)
-  );
+/** The manifest an offer carries: signed (file-offer), or not yet (file-begin). */
+function offeredManifest(msg: OfferMessage): SignedManifest {
+  if (msg.t === 'file-offer') return signedFromOffer(msg);
+  const { to, ...rest } = msg.manifest;
+  return unsignedManifest({ ...rest, sha256: '', ...(to !== undefined ? { to } : {}) });
 }
 
 /** Background store work after the database closed (the room was left): nothing to do. */
@@ -557,16 +605,16 @@ function asChatError(e: unknown): ChatError {
 const OWN_COPY_BATCH = 32;
 
 /**
- * Stores the sender's copy of a file while it is hashed, for stores without putFile:
- * slices (references, not bytes) gathered into batches, each written in one transaction
- * while the next is hashed, one write in flight at a time.
+ * Stores the sender's copy of a file while it is hashed, in batches, each written while
+ * the next is hashed, one write in flight at a time. What is stored is what the store
+ * asks for (FileStore.ownCopyFrom): the bytes just hashed, or slices of the file.
  */
 class OwnCopyWriter {
   readonly #store: FileStore;
   readonly #id: string;
   readonly #file: Blob;
   readonly #chunkSize: number;
-  #batch: { index: number; data: Blob }[] = [];
+  #batch: { index: number; data: Uint8Array | Blob }[] = [];
   #writing: Promise<unknown> = Promise.resolve();
 
   constructor(store: FileStore, id: string, file: Blob, chunkSize: number) {
@@ -576,9 +624,11 @@ class OwnCopyWriter {
     this.#chunkSize = chunkSize;
   }
 
-  async add(index: number): Promise<void> {
+  /** Chunk `index`, whose bytes were just hashed (a view the caller does not reuse). */
+  async add(index: number, bytes: Uint8Array): Promise<void> {
     const start = index * this.#chunkSize;
-    this.#batch.push({ index, data: this.#file.slice(start, Math.min(this.#file.size, start + this.#chunkSize)) });
+    const data = this.#store.ownCopyFrom === 'bytes' ? bytes : this.#file.slice(start, Math.min(this.#file.size, start + this.#chunkSize));
+    this.#batch.push({ index, data });
     if (this.#batch.length >= OWN_COPY_BATCH) await this.#flush();
   }
 
@@ -598,4 +648,3 @@ class OwnCopyWriter {
     this.#writing.catch(() => undefined);
   }
 }
-

@@ -188,6 +188,9 @@ export const FileManifestSchema = v.strictObject({
 });
 export type FileManifestWire = v.InferOutput<typeof FileManifestSchema>;
 
+/** The manifest of a file-begin: every field but the hash, which the sender is still computing. */
+export const BegunManifestSchema = v.strictObject({ ...v.omit(FileManifestSchema, ['sha256']).entries });
+
 /** A manifest with its author's signature: the file-offer payload and a 'file' message body. */
 export const SignedManifestSchema = v.strictObject({ manifest: FileManifestSchema, sig: B64u(128) });
 export type SignedManifestWire = v.InferOutput<typeof SignedManifestSchema>;
@@ -209,6 +212,13 @@ export type FileCancelReason = v.InferOutput<typeof FileCancelReason>;
 const FileMessages = [
   /** Sender: here is a signed manifest; reply with file-resume to receive it. */
   v.strictObject({ t: v.literal('file-offer'), manifest: FileManifestSchema, sig: B64u(128), sentAt: Count(Number.MAX_SAFE_INTEGER) }),
+  /**
+   * Sender: here is a file I am still hashing; reply with file-resume to receive it, and
+   * keep it unverified until its file-manifest (the same fields, hashed and signed).
+   */
+  v.strictObject({ t: v.literal('file-begin'), manifest: BegunManifestSchema, sentAt: Count(Number.MAX_SAFE_INTEGER) }),
+  /** Sender: the signed manifest of a file sent with file-begin. */
+  v.strictObject({ t: v.literal('file-manifest'), manifest: FileManifestSchema, sig: B64u(128) }),
   /** Receiver: send chunks from index `from` (0 = start; after a reconnect, first missing). */
   v.strictObject({ t: v.literal('file-resume'), id: FileId, from: Count(0xffff_ffff) }),
   /** Receiver: chunks 0..upTo are stored (flow control and "last confirmed chunk"). */

@@ -448,7 +448,8 @@ export async function readBackupData(
     history: {
       rooms: await db.rooms.toArray(),
       messages: await db.messages.toArray(),
-      files: await db.files.toArray(),
+      // A file still unsigned (being hashed, or begun by a sender that never signed it) proves nothing.
+      files: (await db.files.toArray()).filter((f) => f.signature !== ''),
     },
   }));
 }

@@ -10,7 +10,6 @@ export type OpfsRequest = { seq: number; dir: string } & (
   | { op: 'probe' }
   | { op: 'write'; name: string; parts: OpfsWritePart[]; flush: boolean }
   | { op: 'read'; name: string; at: number; length: number }
-  | { op: 'copy'; name: string; blob: Blob }
   | { op: 'close'; name: string }
   | { op: 'remove'; name: string }
   | { op: 'list' }

@@ -18,8 +18,6 @@ interface SyncAccessHandle {
 type SyncFileHandle = FileSystemFileHandle & { createSyncAccessHandle(): Promise<SyncAccessHandle> };
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
-/** Bytes per read when copying a whole file. */
-const COPY_BUFFER_BYTES = 4 * 1024 * 1024;
 const handles = new Map<string, SyncAccessHandle>();
 let folder: Promise<FileSystemDirectoryHandle> | null = null;
 
@@ -65,39 +63,6 @@ async function serve(req: OpfsRequest): Promise<OpfsReply['value']> {
       // Asked for before the row counts the bytes, so it never counts bytes not on disk.
       if (req.flush) handle.flush();
       return true;
-    }
-    case 'copy': {
-      // One buffer, filled again and again from the file's stream: a gigabyte is copied
-      // without a gigabyte of garbage for this worker's collector.
-      const handle = await handleFor(req.dir, req.name);
-      const put = (bytes: Uint8Array, at: number) => {
-        if (handle.write(bytes, { at }) !== bytes.byteLength) throw new DOMException('The disk took fewer bytes than written.', 'QuotaExceededError');
-      };
-      let at = 0;
-      let reader: ReadableStreamBYOBReader | null = null;
-      try {
-        reader = req.blob.stream().getReader({ mode: 'byob' });
-      } catch {
-        // A browser whose Blob streams are not byte streams: plain reads, one buffer each.
-      }
-      if (reader) {
-        let buffer = new ArrayBuffer(COPY_BUFFER_BYTES);
-        for (;;) {
-          const { done, value } = await reader.read(new Uint8Array(buffer));
-          if (done || !value) break;
-          put(value, at);
-          at += value.byteLength;
-          buffer = value.buffer as ArrayBuffer;
-        }
-      } else {
-        while (at < req.blob.size) {
-          const bytes = new Uint8Array(await req.blob.slice(at, at + COPY_BUFFER_BYTES).arrayBuffer());
-          put(bytes, at);
-          at += bytes.byteLength;
-        }
-      }
-      handle.flush();
-      return at;
     }
     case 'read': {
       const handle = await handleFor(req.dir, req.name);

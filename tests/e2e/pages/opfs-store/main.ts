@@ -59,11 +59,25 @@ const api = {
   },
   add: (id: string, size: number, chunkSize: number, state?: 'receiving' | 'sending') => store.add(row(id, size, chunkSize, state ? { state } : {})),
   put: (id: string, chunks: { index: number; data: number[] }[]) => attempt(() => store.putChunks(id, chunks.map((c) => ({ index: c.index, data: bytes(c.data) })))),
-  /** Copies a `size`-byte Blob (byte k is 7k mod 256) into a file being sent. */
-  putFile: (id: string, size: number) =>
+  /**
+   * Stores a `size`-byte file (byte k is 7k mod 256) as the sender's own copy does: chunks
+   * are views into blocks of `perBlock` chunks, read and hashed together, one block per call.
+   */
+  putAsViews: (id: string, size: number, chunkSize: number, perBlock: number) =>
     attempt(async () => {
-      await store.putFile(id, new Blob([new Uint8Array(size).map((_, i) => (i * 7) % 256)]));
-      return size;
+      const count = Math.ceil(size / chunkSize);
+      let stored = 0;
+      for (let first = 0; first < count; first += perBlock) {
+        const start = first * chunkSize;
+        const block = new Uint8Array(Math.min(size, start + perBlock * chunkSize) - start).map((_, i) => ((start + i) * 7) % 256);
+        const chunks = [];
+        for (let i = first; i < Math.min(count, first + perBlock); i++) {
+          const at = (i - first) * chunkSize;
+          chunks.push({ index: i, data: block.subarray(at, Math.min(block.length, at + chunkSize)) });
+        }
+        stored = await store.putChunks(id, chunks);
+      }
+      return stored;
     }),
   /** Chunks `from`..`to` of `chunkSize` bytes, one call each; chunk i is filled with i. */
   putFilled: (id: string, from: number, to: number, chunkSize: number) =>
