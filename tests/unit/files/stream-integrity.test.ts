@@ -36,9 +36,9 @@ afterEach(teardown);
 const CHUNK = MIN_CHUNK_BYTES;
 
 /** An (honest key, hand-driven channel) and Binh (the real receiver). */
-async function setup() {
+async function setup(deps: Parameters<typeof transfersFor>[2] = {}) {
   const dbB = freshDb();
-  const tb = transfersFor(binh, dbB);
+  const tb = transfersFor(binh, dbB, deps);
   const { sa, sb, la } = await openPair(an, binh);
   tb.attach(sb);
   const fromBinh: AppMessage[] = [];
@@ -105,12 +105,7 @@ describe('a received manifest', () => {
   });
 
   it('for a file over the size limit is refused with a clear error', async () => {
-    const dbB = freshDb();
-    const tb = transfersFor(binh, dbB, { maxFileBytes: 30_000 });
-    const { sa, sb } = await openPair(an, binh);
-    tb.attach(sb);
-    const fromBinh: AppMessage[] = [];
-    sa.on('message', (m) => fromBinh.push(m));
+    const { tb, sa, dbB, fromBinh } = await setup({ maxFileBytes: 30_000 });
     const signed = await signedFor(randomBlob(40_000, 'a.bin', ''));
     await offer(sa, signed);
     const error = await refusedOffer(tb, dbB, fromBinh, signed.manifest.id);
@@ -430,12 +425,7 @@ describe('a file begun before its sender hashed it (file-begin, then file-manife
   });
 
   it('over the size limit is refused before anything is stored', async () => {
-    const dbB = freshDb();
-    const tb = transfersFor(binh, dbB, { maxFileBytes: 30_000 });
-    const { sa, sb } = await openPair(an, binh);
-    tb.attach(sb);
-    const fromBinh: AppMessage[] = [];
-    sa.on('message', (m) => fromBinh.push(m));
+    const { tb, sa, dbB, fromBinh } = await setup({ maxFileBytes: 30_000 });
     const signed = await signedFor(randomBlob(40_000, 'a.bin', ''));
     await begin(sa, signed);
     const error = await refusedOffer(tb, dbB, fromBinh, signed.manifest.id);
