@@ -82,7 +82,26 @@ describe('files', () => {
     const big = randomBytes(50 * 1024 * 1024);
     const path = join(dir, 'big.bin');
     await writeFile(path, big);
+    // Until its card appears (once the file is hashed and signed), the composer says what
+    // is being sent, and the receiver shows it arriving with its progress.
+    const seenIn = (page: typeof a.page, testId: string) =>
+      page.evaluate(
+        (id) =>
+          new Promise<string>((resolve) => {
+            const seen = () => document.querySelector(`[data-testid="${id}"]`)?.textContent;
+            new MutationObserver(() => seen() && resolve(seen()!)).observe(document.body, { childList: true, subtree: true });
+          }),
+        testId,
+      );
+    const arrivingSeen = seenIn(b.page, 'file-arriving');
+    const preparingSeen = seenIn(a.page, 'file-preparing');
     await a.page.locator('#file-input').setInputFiles(path);
+    expect(await preparingSeen).toContain('big.bin');
+    expect(await arrivingSeen).toMatch(/big\.bin from Yen/);
+    await file(a.page, 'big.bin').waitFor({ timeout: 60_000 });
+    await a.page.getByTestId('file-preparing').waitFor({ state: 'detached' });
+    await file(b.page, 'big.bin').waitFor({ timeout: 60_000 });
+    await b.page.getByTestId('file-arriving').waitFor({ state: 'detached' });
     await file(b.page, 'big.bin').getByTestId('file-verified').waitFor({ timeout: 170_000 });
     const download = b.page.waitForEvent('download');
     await file(b.page, 'big.bin').getByTestId('file-download').click();

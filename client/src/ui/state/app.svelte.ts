@@ -2,6 +2,7 @@ import type { RoomSummary } from '../../../../signaling/src/protocol.ts';
 import type { ChatClient, ClientStatus } from '../../core/chat/chat-client.ts';
 import type { ChatMessage } from '../../core/chat/ports.ts';
 import type { MemberView, Notice, RoomSession, TimelineItem } from '../../core/chat/room-session.ts';
+import { sanitizeFileName } from '../../core/files/sanitize.ts';
 import { pickLanguage, translate, type Language, type MessageKey } from '../i18n.ts';
 
 export interface Toast {
@@ -50,6 +51,8 @@ const TOAST_MS = 4_000;
 
 export interface TransferView {
   state: string;
+  /** As the other side sent it: sanitise (sanitizeFileName) before showing it. */
+  name?: string;
   direction: 'send' | 'receive';
   peer: string;
   bytes: number;
@@ -351,11 +354,12 @@ export class AppState {
       view.transfers[t.id] = {
         ...(prev ?? { bytes: 0, total: t.size, bytesPerSecond: 0, etaMs: null }),
         state: t.state,
+        name: t.name,
         direction: t.direction,
         peer: t.peer,
         ...(t.error ? { error: t.error.message } : {}),
       };
-      if (t.direction === 'receive' && t.state === 'verified') this.toast(this.t('file.received', { name: t.name }));
+      if (t.direction === 'receive' && t.state === 'verified') this.toast(this.t('file.received', { name: sanitizeFileName(t.name) }));
     });
     session.files?.on('progress', (p) => {
       const prev = view.transfers[p.id];
