@@ -131,6 +131,30 @@ describe('cancelling a transfer', () => {
     expect((await dbB.files.get(row.id))?.state).toBe('failed');
   });
 
+  it('by the sender before the file is hashed: send() says so, nothing is kept or offered', async () => {
+    const dbA = freshDb();
+    const dbB = freshDb();
+    const ta = transfersFor(an, dbA, opts);
+    const tb = transfersFor(binh, dbB, opts);
+    const { sa, sb } = await openPair(an, binh);
+    ta.attach(sa);
+    tb.attach(sb);
+    const heard: string[] = [];
+    tb.on('state', (t) => heard.push(t.state));
+    // Cancelled the moment it is offered: before its hash (and signed manifest) exists.
+    const off = ta.on('state', (t) => {
+      if (t.direction !== 'send' || t.state !== 'offered') return;
+      off();
+      void ta.cancel(t.id);
+    });
+    await expect(ta.send(randomBlob(8 * 1024 * 1024, 'big.bin', ''))).rejects.toMatchObject({ code: ErrorCode.FileCancelled, message: 'You cancelled this file.' });
+    expect(await dbA.files.count()).toBe(0);
+    expect(await dbA.chunks.count()).toBe(0);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(heard).toEqual([]);
+    expect(await dbB.files.count()).toBe(0);
+  });
+
   it('by the receiver stops the sender', async () => {
     const dbB = freshDb();
     const ta = transfersFor(an, freshDb(), opts);

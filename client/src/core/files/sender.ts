@@ -121,6 +121,8 @@ export class TransferSender {
     if (this.#session === session && this.#state !== 'waiting' && this.#state !== 'interrupted') return;
     this.#session = session;
     this.#setState(this.#started ? 'interrupted' : 'offered');
+    // Cancelled by a listener of that state change: offer nothing.
+    if (this.finished) return;
     try {
       const { manifest, sig } = this.#signed;
       if (isSigned(this.#signed)) await session.sendMessage({ t: 'file-offer', manifest, sig, sentAt: this.sentAt });

@@ -78,6 +78,8 @@ interface Outgoing {
   sentAt: number;
   source: Blob | (() => Promise<Blob>);
   senders: Map<string, TransferSender>;
+  /** We cancelled it (FileTransfers.cancel), possibly while it was still being hashed. */
+  cancelled?: boolean;
 }
 
 /**
@@ -197,12 +199,19 @@ export class FileTransfers {
       signed = await signFileManifest(this.#deps.identity.privateKey, { ...begun.manifest, sha256 });
       await store.update(id, { sha256, signature: signed.sig });
     } catch (e) {
-      const error = asChatError(e);
+      // Cancelled while being hashed: its copy refused more chunks; say what happened instead.
+      const error = outgoing.cancelled ? new ChatError(ErrorCode.FileCancelled, 'You cancelled this file.') : asChatError(e);
       this.#outgoing.delete(id);
       for (const sender of outgoing.senders.values()) sender.abandon(error);
       // No message will refer to it: remove the row too, not only its chunks.
       await store.delete(id).catch(() => undefined);
       throw error;
+    }
+    if (outgoing.cancelled) {
+      // Cancelled just as its hash was done: nothing is announced.
+      this.#outgoing.delete(id);
+      await store.delete(id).catch(() => undefined);
+      throw new ChatError(ErrorCode.FileCancelled, 'You cancelled this file.');
     }
     outgoing.signed = signed;
     for (const sender of outgoing.senders.values()) sender.sign(signed);
@@ -553,6 +562,7 @@ export class FileTransfers {
   async cancel(id: string): Promise<void> {
     const outgoing = this.#outgoing.get(id);
     if (outgoing) {
+      outgoing.cancelled = true;
       for (const s of outgoing.senders.values()) s.cancel();
       if (this.#deps.keepSentCopy) await this.#deps.store.discard(id, 'You cancelled this file.');
       else await this.#deps.store.setState(id, 'failed', 'You cancelled this file.');
