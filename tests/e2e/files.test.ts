@@ -82,26 +82,26 @@ describe('files', () => {
     const big = randomBytes(50 * 1024 * 1024);
     const path = join(dir, 'big.bin');
     await writeFile(path, big);
-    // Until its card appears (once the file is hashed and signed), the composer says what
-    // is being sent, and the receiver shows it arriving with its progress.
-    const seenIn = (page: typeof a.page, testId: string) =>
+    // Until its card appears (once the file is hashed and signed), each side shows the file
+    // on its way above the composer.
+    const seenIn = (page: typeof a.page, direction: string) =>
       page.evaluate(
-        (id) =>
+        (d) =>
           new Promise<string>((resolve) => {
-            const seen = () => document.querySelector(`[data-testid="${id}"]`)?.textContent;
+            const seen = () => document.querySelector(`[data-testid="file-pending"][data-direction="${d}"]`)?.textContent;
             new MutationObserver(() => seen() && resolve(seen()!)).observe(document.body, { childList: true, subtree: true });
           }),
-        testId,
+        direction,
       );
-    const arrivingSeen = seenIn(b.page, 'file-arriving');
-    const preparingSeen = seenIn(a.page, 'file-preparing');
+    const leaving = seenIn(a.page, 'send');
+    const arriving = seenIn(b.page, 'receive');
     await a.page.locator('#file-input').setInputFiles(path);
-    expect(await preparingSeen).toContain('big.bin');
-    expect(await arrivingSeen).toMatch(/big\.bin from Yen/);
-    await file(a.page, 'big.bin').waitFor({ timeout: 60_000 });
-    await a.page.getByTestId('file-preparing').waitFor({ state: 'detached' });
-    await file(b.page, 'big.bin').waitFor({ timeout: 60_000 });
-    await b.page.getByTestId('file-arriving').waitFor({ state: 'detached' });
+    expect(await leaving).toContain('big.bin');
+    expect(await arriving).toMatch(/big\.bin from Yen/);
+    for (const page of [a.page, b.page]) {
+      await file(page, 'big.bin').waitFor({ timeout: 60_000 });
+      await page.getByTestId('file-pending').waitFor({ state: 'detached' });
+    }
     await file(b.page, 'big.bin').getByTestId('file-verified').waitFor({ timeout: 170_000 });
     const download = b.page.waitForEvent('download');
     await file(b.page, 'big.bin').getByTestId('file-download').click();
@@ -125,6 +125,25 @@ describe('files', () => {
     await b.page.getByTestId('joined-room').filter({ hasText: 'files room' }).waitFor({ state: 'detached' });
     await expect.poll(() => storedFiles(b.page).then((s) => Object.keys(s.files).length)).toBe(0);
     expect(Object.keys((await storedFiles(a.page)).files)).toHaveLength(2);
+  });
+
+  it('a file on its way can be cancelled by its sender: nothing is offered, nothing is left on either side', async () => {
+    const [a, b] = (await suite.pair('Khanh', 'Linh', 'cancel files'));
+    const size = 200 * 1024 * 1024;
+    const path = join(dir, 'long.bin');
+    await writeFile(path, randomBytes(size));
+    await a.page.locator('#file-input').setInputFiles(path);
+    // Whichever shows first: the line above the composer (still hashing) or the card.
+    await a.page.getByRole('button', { name: /^Cancel transfer/ }).first().click({ timeout: 60_000 });
+    await a.page.getByTestId('file-pending').waitFor({ state: 'detached' });
+    await b.page.getByTestId('file-pending').waitFor({ state: 'detached' });
+    // A cancel is not an error: the composer says nothing.
+    expect(await a.page.locator('.composer .error-text').count()).toBe(0);
+    for (const page of [a.page, b.page]) {
+      expect(await file(page, 'long.bin').getByTestId('file-verified').count()).toBe(0);
+      expect(await file(page, 'long.bin').getByTestId('file-download').count()).toBe(0);
+      await expect.poll(() => storedFiles(page).then((s) => Object.values(s.files).filter((n) => n > 0 && n <= size).length)).toBe(0);
+    }
   });
 
   it('a chunk altered on the wire is rejected: the file is discarded and nothing is offered', async () => {

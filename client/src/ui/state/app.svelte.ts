@@ -2,6 +2,7 @@ import type { RoomSummary } from '../../../../signaling/src/protocol.ts';
 import type { ChatClient, ClientStatus } from '../../core/chat/chat-client.ts';
 import type { ChatMessage } from '../../core/chat/ports.ts';
 import type { MemberView, Notice, RoomSession, TimelineItem } from '../../core/chat/room-session.ts';
+import { ErrorCode, isChatError } from '../../core/errors.ts';
 import { sanitizeFileName } from '../../core/files/sanitize.ts';
 import { pickLanguage, translate, type Language, type MessageKey } from '../i18n.ts';
 
@@ -28,6 +29,8 @@ class RoomView {
   focusId = $state<string | null>(null);
   /** Live transfers by file id (the latest line per direction and peer is enough to show). */
   transfers = $state<Record<string, TransferView>>({});
+  /** Files chosen to send and not yet announced (being hashed and signed), by name, in order. */
+  preparing = $state<string[]>([]);
   timeline = $state<TimelineItem[]>([]);
   unread = $state(0);
   /** Which messages the unread count holds, so a late-detected duplicate can be taken back. */
@@ -297,14 +300,27 @@ export class AppState {
   async sendFiles(files: readonly File[], to?: string): Promise<string | null> {
     const view = this.current;
     if (!view) return null;
-    for (const file of files) {
-      try {
-        await view.session.sendFile(file, to);
-      } catch (e) {
-        return e instanceof Error ? e.message : String(e);
+    const names = files.map((f) => f.name);
+    view.preparing = [...view.preparing, ...names];
+    let done = 0;
+    try {
+      for (const file of files) {
+        try {
+          await view.session.sendFile(file, to);
+        } catch (e) {
+          // Cancelled by the user before its card appeared: nothing to report.
+          if (isChatError(e) && e.code === ErrorCode.FileCancelled) continue;
+          return e instanceof Error ? e.message : String(e);
+        } finally {
+          view.preparing = dropFirst(view.preparing, file.name);
+          done++;
+        }
       }
+      return null;
+    } finally {
+      // Files after one that failed are not sent.
+      for (const name of names.slice(done)) view.preparing = dropFirst(view.preparing, name);
     }
-    return null;
   }
 
   readFile(id: string, type: string): Promise<Blob> {
@@ -427,4 +443,10 @@ function notifyHidden(title: string, body: string): void {
   } catch {
     // Some platforms only allow notifications from a service worker.
   }
+}
+
+/** `list` without the first `item` in it (names repeat when the same file is sent twice). */
+function dropFirst(list: readonly string[], item: string): string[] {
+  const i = list.indexOf(item);
+  return i < 0 ? [...list] : [...list.slice(0, i), ...list.slice(i + 1)];
 }
