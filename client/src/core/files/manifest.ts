@@ -200,6 +200,15 @@ export function fileMessageBody(signed: SignedManifest): string {
   return JSON.stringify({ manifest: signed.manifest, sig: signed.sig });
 }
 
+/**
+ * A manifest as the wire schema gives it, as core keeps it: `to` only when there is one
+ * (the schema's output may carry `to: undefined`, which an optional field may not hold).
+ */
+export function manifestFromWire<M extends { to?: string | undefined }>(m: M): Omit<M, 'to'> & { to?: string } {
+  const { to, ...rest } = m;
+  return { ...rest, ...(to !== undefined ? { to } : {}) };
+}
+
 /** Parses a 'file' message body; null when it is not a well-formed signed manifest. */
 export function parseFileMessageBody(body: string): SignedManifest | null {
   let json: unknown;
@@ -210,8 +219,7 @@ export function parseFileMessageBody(body: string): SignedManifest | null {
   }
   const r = v.safeParse(SignedManifestSchema, json);
   if (!r.success) return null;
-  const { to, ...rest } = r.output.manifest;
-  return { manifest: { ...rest, ...(to !== undefined ? { to } : {}) }, sig: r.output.sig };
+  return { manifest: manifestFromWire(r.output.manifest), sig: r.output.sig };
 }
 
 /**

@@ -14,6 +14,7 @@ import {
   formatBytes,
   hashBlob,
   isSigned,
+  manifestFromWire,
   newFileId,
   sameFileFields,
   sameManifest,
@@ -412,8 +413,7 @@ export class FileTransfers {
    * serves it from its stored copy if it still has one, else says it is unavailable.
    */
   request(session: PeerSession, signed: SignedManifest, sentAt: number): Promise<void> {
-    const { to, ...rest } = signed.manifest;
-    return this.#onOffer(session, { t: 'file-offer', manifest: { ...rest, ...(to !== undefined ? { to } : {}) }, sig: signed.sig, sentAt });
+    return this.#onOffer(session, { t: 'file-offer', manifest: signed.manifest, sig: signed.sig, sentAt });
   }
 
   // ---- wiring --------------------------------------------------------------------
@@ -590,15 +590,13 @@ export class FileTransfers {
 type OfferMessage = Extract<AppMessage, { t: 'file-offer' | 'file-begin' }>;
 
 function signedFromOffer(msg: Extract<AppMessage, { t: 'file-offer' | 'file-manifest' }>): SignedManifest {
-  const { to, ...rest } = msg.manifest;
-  return { manifest: { ...rest, ...(to !== undefined ? { to } : {}) }, sig: msg.sig };
+  return { manifest: manifestFromWire(msg.manifest), sig: msg.sig };
 }
 
 /** The manifest an offer carries: signed (file-offer), or not yet (file-begin). */
 function offeredManifest(msg: OfferMessage): SignedManifest {
   if (msg.t === 'file-offer') return signedFromOffer(msg);
-  const { to, ...rest } = msg.manifest;
-  return unsignedManifest({ ...rest, sha256: '', ...(to !== undefined ? { to } : {}) });
+  return unsignedManifest({ ...manifestFromWire(msg.manifest), sha256: '' });
 }
 
 /** Background store work after the database closed (the room was left): nothing to do. */
