@@ -260,10 +260,8 @@ export class TransferSender {
       this.#emitProgress(size, true);
     } catch (e) {
       if (!alive()) return; // the channel closed under us: detach() has set 'interrupted'
-      const error = isChatError(e) ? e : new ChatError(ErrorCode.FileUnavailable, `The file could not be read: ${String(e)}`, { cause: e });
-      this.#stop();
-      if (session.isOpen) void session.sendMessage({ t: 'file-cancel', id: this.id, reason: 'unavailable' }).catch(() => undefined);
-      this.#fail('failed', error);
+      // Still alive: this run's session is the sender's session.
+      this.abandon(isChatError(e) ? e : new ChatError(ErrorCode.FileUnavailable, `The file could not be read: ${String(e)}`, { cause: e }));
     }
   }
 
