@@ -3,7 +3,7 @@ import { copyFile, link, mkdir, open, readdir, readFile, unlink } from 'node:fs/
 import { dirname, join } from 'node:path';
 import * as v from 'valibot';
 import { ChatError, ErrorCode } from '../../client/src/core/errors.ts';
-import { checkChunkFits, OPEN_STATES, type FileRowUpdate, type FileStore, type NewFile, type StoredChunk } from '../../client/src/core/files/file-store.ts';
+import { checkChunkFits, chunkAfterEnd, OPEN_STATES, type FileRowUpdate, type FileStore, type NewFile, type StoredChunk } from '../../client/src/core/files/file-store.ts';
 import { chunkLengthOf } from '../../client/src/core/files/limits.ts';
 import type { FileRow, FileState } from '../../client/src/core/store/db.ts';
 import { PURGE_INTERVAL_MS } from '../../client/src/core/store/limits.ts';
@@ -189,7 +189,7 @@ export class DiskFileStore implements FileStore {
       const entry = this.#entries.get(id);
       if (!entry) throw new ChatError(ErrorCode.Malformed, 'A file chunk arrived for a file this chat does not know.');
       const { row } = entry;
-      if (!OPEN_STATES.has(row.state)) throw new ChatError(ErrorCode.FileOrder, `A chunk arrived for "${row.name}" after the transfer ended.`);
+      if (!OPEN_STATES.has(row.state)) throw chunkAfterEnd(row);
       if (chunks.length === 0) return row.receivedChunks;
       for (const chunk of chunks) checkChunkFits(row, chunk);
       const stored = entry.stored.map(([a, b]): [number, number] => [a, b]);

@@ -45,6 +45,11 @@ export function checkChunkFits(file: Pick<FileRow, 'name' | 'size' | 'chunkSize'
   if (size !== chunkLengthOf(file, index)) throw new ChatError(ErrorCode.FileSize, `Chunk ${index} of "${file.name}" is not the announced size.`);
 }
 
+/** The error for a chunk that comes once the file is no longer being written (every store says the same). */
+export function chunkAfterEnd(file: Pick<FileRow, 'name'>): ChatError {
+  return new ChatError(ErrorCode.FileOrder, `A chunk arrived for "${file.name}" after the transfer ended.`);
+}
+
 /** States in which chunks may still be written. */
 export const OPEN_STATES: ReadonlySet<FileState> = new Set(['receiving', 'sending']);
 

@@ -1,7 +1,7 @@
 import Dexie from 'dexie';
 import { ChatError, ErrorCode } from '../errors.ts';
 import { systemClock, type Clock } from './clock.ts';
-import { OPEN_STATES, type FileStore, type FileRowUpdate, type NewFile, type StoredChunk } from '../files/file-store.ts';
+import { chunkAfterEnd, OPEN_STATES, type FileStore, type FileRowUpdate, type NewFile, type StoredChunk } from '../files/file-store.ts';
 import type { ChatDatabase, FileRow, FileState } from './db.ts';
 import { wrapQuota } from './quota.ts';
 import { expiresAtFor } from './retention.ts';
@@ -65,9 +65,7 @@ export async function putChunks(db: ChatDatabase, fileId: string, chunks: readon
     db.transaction('rw', db.files, db.chunks, async () => {
       const file = await db.files.get(fileId);
       if (!file) throw new ChatError(ErrorCode.Malformed, 'A file chunk arrived for a file this chat does not know.');
-      if (!OPEN_STATES.has(file.state)) {
-        throw new ChatError(ErrorCode.FileOrder, `A chunk arrived for "${file.name}" after the transfer ended.`);
-      }
+      if (!OPEN_STATES.has(file.state)) throw chunkAfterEnd(file);
       if (chunks.length === 0) return file.receivedChunks;
       let lowest = Infinity;
       let highest = -Infinity;

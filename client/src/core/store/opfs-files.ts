@@ -1,5 +1,5 @@
 import { ChatError, ErrorCode } from '../errors.ts';
-import { checkChunkFits, OPEN_STATES, type FileStore, type StoredChunk } from '../files/file-store.ts';
+import { checkChunkFits, chunkAfterEnd, OPEN_STATES, type FileStore, type StoredChunk } from '../files/file-store.ts';
 import { chunkLengthOf } from '../files/limits.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { ChatDatabase, FileRow } from './db.ts';
@@ -170,7 +170,7 @@ export function opfsFileStore(db: ChatDatabase, files: OpfsFiles, opts: { clock?
       const row = await db.files.get(id);
       if (!row) throw new ChatError(ErrorCode.Malformed, 'A file chunk arrived for a file this chat does not know.');
       if (row.bytesIn !== 'opfs') return legacy.putChunks(id, chunks);
-      if (!OPEN_STATES.has(row.state)) throw new ChatError(ErrorCode.FileOrder, `A chunk arrived for "${row.name}" after the transfer ended.`);
+      if (!OPEN_STATES.has(row.state)) throw chunkAfterEnd(row);
       w = { row, count: row.receivedChunks, counted: row.receivedChunks, countedAt: clock.now() };
       writing.set(id, w);
     }
@@ -196,7 +196,7 @@ export function opfsFileStore(db: ChatDatabase, files: OpfsFiles, opts: { clock?
       await db.transaction('rw', db.files, async () => {
         const now = await db.files.get(id);
         // Discarded or finished while the bytes were being written: the sweep removes them.
-        if (!now || !OPEN_STATES.has(now.state)) throw new ChatError(ErrorCode.FileOrder, `A chunk arrived for "${row.name}" after the transfer ended.`);
+        if (!now || !OPEN_STATES.has(now.state)) throw chunkAfterEnd(row);
         if (counting > now.receivedChunks) await db.files.update(id, { receivedChunks: counting });
       });
     } catch (e) {
@@ -222,14 +222,12 @@ export function opfsFileStore(db: ChatDatabase, files: OpfsFiles, opts: { clock?
     inRoom: (room) => legacy.inRoom(room),
     putChunks,
     async countChunks(id) {
-      const row = await db.files.get(id);
-      if (row?.bytesIn !== 'opfs') return legacy.countChunks(id);
-      return storedChunks(row);
+      const row = await inOpfs(id);
+      return row ? storedChunks(row) : legacy.countChunks(id);
     },
     async lastContiguousChunk(id) {
-      const row = await db.files.get(id);
-      if (row?.bytesIn !== 'opfs') return legacy.lastContiguousChunk(id);
-      return storedChunks(row) - 1;
+      const row = await inOpfs(id);
+      return row ? storedChunks(row) - 1 : legacy.lastContiguousChunk(id);
     },
     async *readChunks(id, from, to) {
       const row = await inOpfs(id);
