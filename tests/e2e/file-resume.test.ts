@@ -10,8 +10,17 @@ import { browserSuite } from '../support/suite.ts';
 const MiB = 1024 * 1024;
 const file = (page: Page, name: string) => page.getByTestId('file').filter({ hasText: name });
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-const percentOf = async (page: Page, name: string): Promise<number> =>
-  Number((await file(page, name).getByRole('progressbar').getAttribute('aria-valuenow').catch(() => null)) ?? -1);
+/**
+ * The progress shown for `name`: on the line of files on their way (until the signed
+ * manifest brings the card) or on its card; -1 while neither shows it.
+ */
+const percentOf = async (page: Page, name: string): Promise<number> => {
+  const shown = await page.getByRole('progressbar', { name, exact: true }).evaluateAll((bars) => bars.map((b) => Number(b.getAttribute('aria-valuenow'))));
+  return Math.max(-1, ...shown);
+};
+/** The card of `name`, or its line while it has no card yet, in `state`. */
+const inState = (page: Page, name: string, state: string) =>
+  page.locator(`[data-testid="file"][data-state="${state}"], [data-testid="file-pending"][data-state="${state}"]`).filter({ hasText: name }).first();
 
 /**
  * TEST-CASES "peer closes mid-transfer": the receiving tab goes away in the middle of a
@@ -41,7 +50,7 @@ describe('file transfer across a closed tab', () => {
     await expect.poll(() => percentOf(b.page, 'footage.bin'), { timeout: 120_000, interval: 50 }).toBeGreaterThanOrEqual(25);
     await b.page.close();
     await a.page.locator('[data-testid="member"][data-username="Suong"]').waitFor({ state: 'detached', timeout: 30_000 }).catch(() => undefined);
-    await file(a.page, 'footage.bin').and(a.page.locator('[data-state="interrupted"]')).waitFor({ timeout: 30_000 });
+    await inState(a.page, 'footage.bin', 'interrupted').waitFor({ timeout: 30_000 });
 
     // Back in a new tab of the same profile: it logs in by itself and re-joins the room.
     const page = await b.context.newPage();

@@ -43,26 +43,14 @@ export const HASH_READ_BYTES = 4 * 1024 * 1024;
 /**
  * SHA-256 (lowercase hex) of a Blob, read a few megabytes at a time: memory stays at one
  * read whatever the file size. WebCrypto has no incremental digest, hence hash-wasm.
- * `onChunk` sees each chunk, in order, as it is hashed (the sender keeps its own copy that way).
+ * (A file being sent is hashed by its HashPass, from the reads that send it.)
  */
-export async function hashBlob(
-  blob: Blob,
-  chunkSize: number,
-  onChunk?: (index: number, bytes: Uint8Array) => Promise<void> | void,
-): Promise<string> {
+export async function hashBlob(blob: Blob, chunkSize: number): Promise<string> {
   const hasher = await createSHA256();
   hasher.init();
-  const count = chunkCountFor(blob.size, chunkSize);
-  const perRead = Math.max(1, Math.floor(HASH_READ_BYTES / chunkSize));
-  for (let first = 0; first < count; first += perRead) {
-    const start = first * chunkSize;
-    const block = new Uint8Array(await blob.slice(start, Math.min(blob.size, start + perRead * chunkSize)).arrayBuffer());
-    hasher.update(block);
-    if (!onChunk) continue;
-    for (let i = first; i < Math.min(count, first + perRead); i++) {
-      const offset = (i - first) * chunkSize;
-      await onChunk(i, block.subarray(offset, Math.min(block.length, offset + chunkSize)));
-    }
+  const perRead = Math.max(1, Math.floor(HASH_READ_BYTES / chunkSize)) * chunkSize;
+  for (let start = 0; start < blob.size; start += perRead) {
+    hasher.update(new Uint8Array(await blob.slice(start, Math.min(blob.size, start + perRead)).arrayBuffer()));
   }
   return hasher.digest('hex');
 }

@@ -4,6 +4,7 @@ import type { Lane } from '../net/peer-link.ts';
 import type { FileCancelReason } from '../net/wire.ts';
 import { Emitter } from '../util/emitter.ts';
 import { BACKPRESSURE_RECHECK_MS, CHUNK_FRAME_OVERHEAD, IN_FLIGHT_WINDOW_BYTES, SEAL_AHEAD, SEND_READ_BYTES } from './limits.ts';
+import type { ReadTap } from './hash-pass.ts';
 import { isSigned, transferIdOf, type SignedManifest } from './manifest.ts';
 import { FINAL_STATES, ProgressMeter, type TransferProgress, type TransferState } from './progress.ts';
 
@@ -23,6 +24,11 @@ export interface TransferSenderParams {
   now?: () => number;
   /** Bytes sent beyond the last acknowledgement before waiting (tests shrink it). */
   windowBytes?: number;
+  /**
+   * While the file is being hashed: a tap for a stream that starts reading at chunk
+   * `from`, so the hash is computed from the stream's reads (HashPass.open), or null.
+   */
+  tap?: (from: number) => ReadTap | null;
 }
 
 /**
@@ -42,6 +48,7 @@ export class TransferSender {
   readonly #events = new Emitter<TransferSenderEvents>();
   readonly #source: TransferSenderParams['source'];
   readonly #windowBytes: number;
+  readonly #tap: TransferSenderParams['tap'];
   readonly #meter: ProgressMeter;
   #signed: SignedManifest;
   #blob: Blob | null = null;
@@ -64,6 +71,7 @@ export class TransferSender {
     this.sentAt = params.sentAt;
     this.#source = params.source;
     this.#windowBytes = params.windowBytes ?? IN_FLIGHT_WINDOW_BYTES;
+    this.#tap = params.tap;
     this.#transferId = transferIdOf(this.id);
     const now = params.now ?? (() => Date.now());
     this.#meter = new ProgressMeter(params.signed.manifest.size, 0, now);
@@ -210,6 +218,7 @@ export class TransferSender {
   async #stream(session: PeerSession, from: number, gen: number, lane: Lane): Promise<void> {
     const { chunkCount: count, chunkSize, size } = this.signed.manifest;
     const alive = () => gen === this.#generation && session.isOpen && this.#state === 'sending';
+    const tap = this.#tap?.(from) ?? null;
     try {
       const blob = await this.#readSource();
       if (blob.size !== size) throw new ChatError(ErrorCode.FileUnavailable, 'The file changed on disk since it was offered.');
@@ -242,8 +251,10 @@ export class TransferSender {
         if (i === blockStart + perRead || block === null) {
           if (block !== null) blockStart += perRead;
           block = await next!;
-          // Read the next block while this one is sealed and sent: two blocks in memory at most.
+          // Read the next block while this one is hashed, sealed and sent: two blocks in memory at most.
           next = read(blockStart + perRead);
+          if (tap) await tap.read(blockStart, block);
+          if (!alive()) return;
         }
         const offset = (i - blockStart) * chunkSize;
         const bytes = block.subarray(offset, Math.min(block.byteLength, offset + chunkSize));
@@ -262,6 +273,8 @@ export class TransferSender {
       if (!alive()) return; // the channel closed under us: detach() has set 'interrupted'
       // Still alive: this run's session is the sender's session.
       this.abandon(isChatError(e) ? e : new ChatError(ErrorCode.FileUnavailable, `The file could not be read: ${String(e)}`, { cause: e }));
+    } finally {
+      tap?.close();
     }
   }
 

@@ -7,12 +7,12 @@ import type { FileRow } from '../store/db.ts';
 import { toB64u } from '../crypto/bytes.ts';
 import { Emitter } from '../util/emitter.ts';
 import type { FileStore } from './file-store.ts';
+import { HashPass } from './hash-pass.ts';
 import { chooseChunkSize, DEFAULT_MAX_FILE_BYTES, PREFERRED_CHUNK_BYTES } from './limits.ts';
 import {
   buildManifest,
   checkBegunManifest,
   formatBytes,
-  hashBlob,
   isSigned,
   manifestFromWire,
   newFileId,
@@ -81,6 +81,8 @@ interface Outgoing {
   senders: Map<string, TransferSender>;
   /** We cancelled it (FileTransfers.cancel), possibly while it was still being hashed. */
   cancelled?: boolean;
+  /** Hashing (and copying) the file, from the streams' reads: until the manifest is signed. */
+  pass?: HashPass | null;
 }
 
 /**
@@ -147,10 +149,10 @@ export class FileTransfers {
 
   /**
    * Sends a file to everyone with an open channel (or `recipients`), or privately to `to`.
-   * The chunks start at once (file-begin): the file is hashed meanwhile, in one more read
-   * that also writes our own copy if configured, and the manifest, signed once the hash
-   * is known, follows (file-manifest); recipients verify against it when the last chunk is
-   * in. Resolves with the stored row once the manifest is signed (the 'file' chat message
+   * The chunks start at once (file-begin): the file is hashed meanwhile (HashPass), from
+   * the reads that send it, which also write our own copy if configured, and the
+   * manifest, signed once the hash is known, follows (file-manifest); recipients verify
+   * against it when the last chunk is in. Resolves with the stored row once the manifest is signed (the 'file' chat message
    * carries it). Measured before, hashing first (files bench, 128 MiB): 0.5-0.9 s passed
    * before the first chunk left, on top of the transfer. Recipients without an open
    * channel get it when their channel opens, while this FileTransfers lives (or, with the
@@ -184,29 +186,33 @@ export class FileTransfers {
     if (!(await store.add({ ...begun.manifest, signature: '', sentAt, state: 'sending' }))) {
       throw new ChatError(ErrorCode.Malformed, 'This file could not be stored (is the clock right?).');
     }
-    const outgoing: Outgoing = { signed: begun, sentAt, source: file, senders: new Map() };
-    this.#outgoing.set(id, outgoing);
-    for (const peer of targets) {
-      const sender = this.#newSender(outgoing, peer);
-      const session = this.#sessions.get(peer);
-      if (session?.isOpen) void sender.attach(session);
-    }
     let signed: SignedManifest;
+    const outgoing: Outgoing = { signed: begun, sentAt, source: file, senders: new Map() };
     try {
-      // Our copy is the bytes hashed, so copy and signed hash cannot disagree.
-      const copy = keepSentCopy ? new OwnCopyWriter(store, id, file, chunkSize) : null;
-      const sha256 = await hashBlob(file, chunkSize, copy ? (i, bytes) => copy.add(i, bytes) : undefined);
-      await copy?.finish();
+      const pass = await HashPass.create(file, chunkSize, keepSentCopy ? { store, id } : undefined);
+      outgoing.pass = pass;
+      this.#outgoing.set(id, outgoing);
+      let streamExpected = false;
+      for (const peer of targets) {
+        const sender = this.#newSender(outgoing, peer);
+        const session = this.#sessions.get(peer);
+        if (!session?.isOpen) continue;
+        streamExpected = true;
+        void sender.attach(session);
+      }
+      const sha256 = await pass.run(streamExpected);
       signed = await signFileManifest(this.#deps.identity.privateKey, { ...begun.manifest, sha256 });
       await store.update(id, { sha256, signature: signed.sig });
     } catch (e) {
-      // Cancelled while being hashed: its copy refused more chunks; say what happened instead.
+      // Cancelled while being hashed: its pass was stopped; say what happened instead.
       const error = outgoing.cancelled ? new ChatError(ErrorCode.FileCancelled, 'You cancelled this file.') : asChatError(e);
       this.#outgoing.delete(id);
       for (const sender of outgoing.senders.values()) sender.abandon(error);
       // No message will refer to it: remove the row too, not only its chunks.
       await store.delete(id).catch(() => undefined);
       throw error;
+    } finally {
+      outgoing.pass = null;
     }
     if (outgoing.cancelled) {
       // Cancelled just as its hash was done: nothing is announced.
@@ -229,6 +235,7 @@ export class FileTransfers {
       sentAt: outgoing.sentAt,
       peer,
       source: outgoing.source,
+      tap: (from) => outgoing.pass?.open(from) ?? null,
       now: () => this.#deps.clock.now(),
       ...(this.#deps.windowBytes ? { windowBytes: this.#deps.windowBytes } : {}),
     });
@@ -563,6 +570,7 @@ export class FileTransfers {
     const outgoing = this.#outgoing.get(id);
     if (outgoing) {
       outgoing.cancelled = true;
+      outgoing.pass?.stop(new ChatError(ErrorCode.FileCancelled, 'You cancelled this file.'));
       for (const s of outgoing.senders.values()) s.cancel();
       if (this.#deps.keepSentCopy) await this.#deps.store.discard(id, 'You cancelled this file.');
       else await this.#deps.store.setState(id, 'failed', 'You cancelled this file.');
@@ -607,52 +615,4 @@ function ignoreClosed(e: unknown): void {
 
 function asChatError(e: unknown): ChatError {
   return isChatError(e) ? e : new ChatError(ErrorCode.Malformed, e instanceof Error ? e.message : String(e), { cause: e });
-}
-
-/** Chunks of our own copy per transaction: one transaction per chunk cost more than hashing. */
-const OWN_COPY_BATCH = 32;
-
-/**
- * Stores the sender's copy of a file while it is hashed, in batches, each written while
- * the next is hashed, one write in flight at a time. What is stored is what the store
- * asks for (FileStore.ownCopyFrom): the bytes just hashed, or slices of the file.
- */
-class OwnCopyWriter {
-  readonly #store: FileStore;
-  readonly #id: string;
-  readonly #file: Blob;
-  readonly #chunkSize: number;
-  #batch: { index: number; data: Uint8Array | Blob }[] = [];
-  #writing: Promise<unknown> = Promise.resolve();
-
-  constructor(store: FileStore, id: string, file: Blob, chunkSize: number) {
-    this.#store = store;
-    this.#id = id;
-    this.#file = file;
-    this.#chunkSize = chunkSize;
-  }
-
-  /** Chunk `index`, whose bytes were just hashed (a view the caller does not reuse). */
-  async add(index: number, bytes: Uint8Array): Promise<void> {
-    const start = index * this.#chunkSize;
-    const data = this.#store.ownCopyFrom === 'bytes' ? bytes : this.#file.slice(start, Math.min(this.#file.size, start + this.#chunkSize));
-    this.#batch.push({ index, data });
-    if (this.#batch.length >= OWN_COPY_BATCH) await this.#flush();
-  }
-
-  async finish(): Promise<void> {
-    await this.#flush();
-    await this.#writing;
-  }
-
-  async #flush(): Promise<void> {
-    // The previous batch must be stored (or have failed, which throws here) first.
-    await this.#writing;
-    if (this.#batch.length === 0) return;
-    const batch = this.#batch;
-    this.#batch = [];
-    this.#writing = this.#store.putChunks(this.#id, batch);
-    // Seen by the next flush or finish; not an unhandled rejection meanwhile.
-    this.#writing.catch(() => undefined);
-  }
 }
