@@ -10,7 +10,7 @@ import { link, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { BUFFER_HIGH_WATER, BUFFER_LOW_WATER } from '../../client/src/core/net/limits.ts';
+import { BUFFER_HIGH_WATER, BUFFER_LOW_WATER, BULK_HIGH_WATER, BULK_LOW_WATER } from '../../client/src/core/net/limits.ts';
 import { IN_FLIGHT_WINDOW_BYTES, PREFERRED_CHUNK_BYTES } from '../../client/src/core/files/limits.ts';
 import { CHROMIUM, CHROMIUM_ARGS, createRoom, joinRoom, openUserIn, sendMessage, waitConnected, type User } from '../support/browser.ts';
 import { startTestServer } from '../support/server.ts';
@@ -64,6 +64,12 @@ interface BarePeer {
   arm(total: number): void;
   received(timeoutMs: number): Promise<number>;
   sendBulk(total: number, chunk: number, high: number, low: number): Promise<number>;
+  /**
+   * Round trips (ms) of small messages on a second channel of the same connection, one at
+   * a time, `gapMs` apart: `max` of them, or with `whileSending` as long as a sendBulk runs
+   * or its bytes are queued.
+   */
+  pings(max: number, gapMs: number, whileSending?: boolean): Promise<number[]>;
 }
 
 declare global {
@@ -163,9 +169,30 @@ async function openBarePeer(remote: string | null): Promise<string> {
   let want = Infinity;
   let done: ((at: number) => void) | undefined;
   let doneAt: number | null = null;
+  let bulkRunning = false;
+  // A second ordered channel, like the app's main lane beside its bulk lane; the answering side echoes.
+  const ping = pc.createDataChannel('file-bench-ping', { negotiated: true, id: 7, ordered: true });
+  const pingOpen = new Promise<void>((r) => (ping.readyState === 'open' ? r() : ping.addEventListener('open', () => r(), { once: true })));
+  let pong: ((at: number) => void) | undefined;
+  ping.onmessage = (m: MessageEvent<string>) => {
+    if (m.data.startsWith('ping')) ping.send(`pong${m.data.slice(4)}`);
+    else pong?.(now());
+  };
   const peer: BarePeer = {
     pc,
-    opened,
+    opened: Promise.all([opened, pingOpen]).then(() => undefined),
+    async pings(max, gapMs, whileSending = false) {
+      const rtts: number[] = [];
+      const sending = () => bulkRunning || (peer.dc?.bufferedAmount ?? 0) > 0;
+      for (let i = 0; i < max && (!whileSending || sending()); i++) {
+        const back = new Promise<number>((r) => (pong = r));
+        const sentAt = now();
+        ping.send(`ping${i}`);
+        rtts.push((await back) - sentAt);
+        await new Promise((r) => setTimeout(r, gapMs));
+      }
+      return rtts;
+    },
     arm(total) {
       got = 0;
       want = total;
@@ -186,11 +213,16 @@ async function openBarePeer(remote: string | null): Promise<string> {
       dc.bufferedAmountLowThreshold = low;
       const started = now();
       let sent = 0;
-      while (sent < total) {
-        if (dc.bufferedAmount > high) await new Promise((r) => dc.addEventListener('bufferedamountlow', r, { once: true }));
-        const size = Math.min(chunk, total - sent);
-        dc.send(size === chunk ? buf : buf.subarray(0, size));
-        sent += size;
+      bulkRunning = true;
+      try {
+        while (sent < total) {
+          if (dc.bufferedAmount > high) await new Promise((r) => dc.addEventListener('bufferedamountlow', r, { once: true }));
+          const size = Math.min(chunk, total - sent);
+          dc.send(size === chunk ? buf : buf.subarray(0, size));
+          sent += size;
+        }
+      } finally {
+        bulkRunning = false;
       }
       return started;
     },
@@ -230,6 +262,30 @@ async function openBare(a: Page, b: Page): Promise<void> {
   const answer = await b.evaluate(openBarePeer, offer);
   await a.evaluate((sdp) => window.__fileBenchBare!.pc.setRemoteDescription(JSON.parse(sdp) as RTCSessionDescriptionInit), answer);
   await Promise.all([a.evaluate(() => window.__fileBenchBare!.opened), b.evaluate(() => window.__fileBenchBare!.opened)]);
+}
+
+/**
+ * The bare channel's own "chat during a transfer": ping p95 on a second channel while a
+ * bare transfer runs on the first, against idle, in ms. What two busy renderers on the
+ * same cores cost any message, app or not.
+ */
+async function barePingDuringTransfer(a: Page, b: Page, bytes: number): Promise<{ during: number[]; idle: number[] }> {
+  const idle = await a.evaluate(([n, gap]) => window.__fileBenchBare!.pings(n, gap), [CHAT_MESSAGES * 2, PAUSE_MS] as const);
+  await b.evaluate((n) => window.__fileBenchBare!.arm(n), bytes);
+  const done = b.evaluate((ms) => window.__fileBenchBare!.received(ms), TRANSFER_TIMEOUT_MS);
+  const during = await a.evaluate(
+    async ([n, c, h, l, max, gap]) => {
+      const peer = window.__fileBenchBare!;
+      const sending = peer.sendBulk(n, c, h, l);
+      const rtts = await peer.pings(max, gap, true);
+      await sending;
+      return rtts;
+    },
+    // The marks of the app's bulk lane, so the channel queues as much as the app lets it.
+    [bytes, PREFERRED_CHUNK_BYTES, BULK_HIGH_WATER, BULK_LOW_WATER, CHAT_MESSAGES * 2, PAUSE_MS] as const,
+  );
+  await done;
+  return { during, idle };
 }
 
 /** One bare transfer a → b; MB/s from the sender's first send to the receiver's last byte. */
@@ -372,6 +428,9 @@ export async function runFilesBench(ctx: GroupContext): Promise<BenchFigure[]> {
         const elapsed = performance.now() - started;
         if (elapsed > CHAT_START_LIMIT_MS) throw new Error(`skipped: ${(elapsed / 1000).toFixed(0)} s into the group already`);
         figures.push(await measureChat(a, b, dir, chatFile));
+        const bare = await barePingDuringTransfer(a.page, b.page, CHAT_FILE_BYTES);
+        const [pd, pi] = [percentile(bare.during, 95), percentile(bare.idle, 95)];
+        log(GROUP, `bare channel, ping p95 on a second channel: during a bare transfer ${pd.toFixed(1)} ms (${bare.during.length} samples), idle ${pi.toFixed(1)} ms: ${(pd / pi).toFixed(2)}x`);
       } catch (e) {
         ctx.signal.throwIfAborted();
         log(GROUP, `chat during transfer failed: ${(e as Error).message}`);
@@ -406,7 +465,9 @@ async function measureChat(a: User, b: User, dir: string, path: string): Promise
         void verified.then(() => (finished = true), () => (finished = true));
         samples = await chatRound([a, b], CHAT_MESSAGES, () => finished);
       });
-      log(GROUP, `during transfer: ${samples.length} chat sample(s)${finished ? ' (transfer ended first)' : ''}`);
+      // Even samples go the file's way (its sender writes), odd ones against it.
+      const way = (parity: number) => samples.filter((_, i) => i % 2 === parity);
+      log(GROUP, `during transfer: ${samples.length} chat sample(s)${finished ? ' (transfer ended first)' : ''}; ms with the file ${fmt(way(0), 0)} | against it ${fmt(way(1), 0)}`);
       return samples;
     },
   });
