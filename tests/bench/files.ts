@@ -467,7 +467,7 @@ async function measureChat(a: User, b: User, dir: string, path: string): Promise
       });
       // Even samples go the file's way (its sender writes), odd ones against it.
       const way = (parity: number) => samples.filter((_, i) => i % 2 === parity);
-      log(GROUP, `during transfer: ${samples.length} chat sample(s)${finished ? ' (transfer ended first)' : ''}; ms with the file ${fmt(way(0), 0)} | against it ${fmt(way(1), 0)}`);
+      log(GROUP, `during transfer: ${samples.length} chat sample(s)${samples.length < CHAT_MESSAGES ? ' (transfer ended first)' : ''}; ms with the file ${fmt(way(0), 0)} | against it ${fmt(way(1), 0)}`);
       return samples;
     },
   });
