@@ -66,6 +66,23 @@ describe('sending a file', () => {
     expect(progress.some((p) => p.bytesPerSecond > 0)).toBe(true);
   });
 
+  it('reads the file once: its hash and the sender’s copy come from the reads that send it', async () => {
+    const file = randomBlob(5 * 1024 * 1024 + 77, 'once.bin', 'application/octet-stream');
+    // Bytes of the file read into memory, by whoever reads them (slices stored as they are are not reads).
+    let bytesRead = 0;
+    const slice = file.slice.bind(file);
+    file.slice = (start?: number, end?: number, type?: string) => {
+      const part = slice(start, end, type);
+      const read = part.arrayBuffer.bind(part);
+      part.arrayBuffer = () => ((bytesRead += part.size), read());
+      return part;
+    };
+    const { row, received, dbA } = await sendAndReceive(file);
+    expect(await sha256Hex(received)).toBe(row.sha256);
+    expect(bytesRead).toBe(file.size);
+    expect(await sha256Hex(await readFileBlob(dbA, row.id, 'application/octet-stream'))).toBe(row.sha256);
+  });
+
   it('an empty file arrives and is verified', async () => {
     const file = new File([], 'empty.txt', { type: 'text/plain' });
     const { received, row } = await sendAndReceive(file);
