@@ -127,6 +127,51 @@ describe('files', () => {
     expect(Object.keys((await storedFiles(a.page)).files)).toHaveLength(2);
   });
 
+  it('a file sent to the group shows one line at its sender: progress that never goes back, done once everyone has it', async () => {
+    const [a, b] = await suite.pair('Hoa', 'Ich', 'group files');
+    const c = await suite.open('Kha');
+    await joinRoom(c.page, 'group files');
+    await Promise.all([waitConnected(a.page, 'Kha'), waitConnected(b.page, 'Kha'), waitConnected(c.page, 'Hoa')]);
+    // Each page notes, on the machine clock, when the file's card first reaches a state, and
+    // every value the sender's bars (its line above the composer, then its card) take.
+    const record = (page: Page) =>
+      page.evaluate(() => {
+        const w = window as unknown as { __fileStates: Record<string, number>; __barValues: number[] };
+        w.__fileStates = {};
+        w.__barValues = [];
+        const scan = () => {
+          const at = performance.timeOrigin + performance.now();
+          document.querySelectorAll('[data-testid="file"]').forEach((card) => {
+            const key = card.getAttribute('data-state') ?? '';
+            w.__fileStates[key] ??= at;
+          });
+          document.querySelectorAll('[role="progressbar"][aria-label="team.bin"]').forEach((bar) => {
+            const value = Number(bar.getAttribute('aria-valuenow'));
+            if (w.__barValues.at(-1) !== value) w.__barValues.push(value);
+          });
+        };
+        new MutationObserver(scan).observe(document.body, { childList: true, subtree: true, attributes: true, attributeFilter: ['data-state', 'aria-valuenow'] });
+      });
+    await Promise.all([a, b, c].map((u) => record(u.page)));
+    const path = join(dir, 'team.bin');
+    await writeFile(path, randomBytes(24 * 1024 * 1024));
+    await a.page.locator('#file-input').setInputFiles(path);
+    for (const page of [b.page, c.page]) await file(page, 'team.bin').getByTestId('file-verified').waitFor({ timeout: 120_000 });
+    await file(a.page, 'team.bin').and(a.page.locator('[data-state="done"]')).waitFor({ timeout: 30_000 });
+
+    const read = (page: Page) =>
+      page.evaluate(() => {
+        const w = window as unknown as { __fileStates: Record<string, number>; __barValues: number[] };
+        return { states: w.__fileStates, bars: w.__barValues };
+      });
+    const [sender, first, second] = await Promise.all([a, b, c].map((u) => read(u.page)));
+    // Done at the sender only once both recipients had verified it.
+    expect(sender!.states['done']).toBeGreaterThanOrEqual(Math.max(first!.states['verified']!, second!.states['verified']!));
+    // One bar for both recipients: it never goes back (it would, showing each in turn).
+    expect(sender!.bars.length).toBeGreaterThan(1);
+    expect(sender!.bars).toEqual([...sender!.bars].sort((x, y) => x - y));
+  });
+
   it('a file on its way can be cancelled by its sender: nothing is offered, nothing is left on either side', async () => {
     const [a, b] = (await suite.pair('Khanh', 'Linh', 'cancel files'));
     const size = 200 * 1024 * 1024;

@@ -93,3 +93,44 @@ export class ProgressMeter {
     };
   }
 }
+
+/** Where one transfer of a file stands, as a view shows it. */
+export interface TransferLine {
+  state: TransferState;
+  bytes: number;
+  total: number;
+  bytesPerSecond: number;
+  etaMs: number | null;
+  error?: string;
+}
+
+/** Among recipients still being sent to, the state worth showing first. */
+const MOVING_ORDER: readonly TransferState[] = ['sending', 'interrupted', 'offered', 'waiting'];
+
+/**
+ * One line for a file sent to several recipients (one transfer each): moving while any
+ * transfer is (its most telling state: sending, else interrupted, offered, waiting), the
+ * bytes of all of them together over all their sizes, the speed of those sending and the
+ * time left of the slowest of them; once none moves, done if any recipient has it, else
+ * the first failure. A recipient that failed or cancelled leaves the bar: its bytes will
+ * not be sent.
+ */
+export function combineSendLines(lines: readonly TransferLine[]): TransferLine {
+  const moving = MOVING_ORDER.find((s) => lines.some((l) => l.state === s));
+  const counted = lines.filter((l) => l.state !== 'failed' && l.state !== 'cancelled');
+  const bytes = counted.reduce((n, l) => n + (l.state === 'done' ? l.total : l.bytes), 0);
+  const total = counted.reduce((n, l) => n + l.total, 0);
+  const sending = lines.filter((l) => l.state === 'sending');
+  const etas = sending.map((l) => l.etaMs);
+  const base = {
+    bytes,
+    total,
+    bytesPerSecond: sending.reduce((n, l) => n + l.bytesPerSecond, 0),
+    etaMs: moving === undefined ? 0 : etas.length === 0 || etas.includes(null) ? null : Math.max(...(etas as number[])),
+  };
+  if (moving) return { ...base, state: moving };
+  if (lines.some((l) => l.state === 'done')) return { ...base, state: 'done' };
+  const failed = lines.find((l) => l.state === 'failed') ?? lines[0];
+  if (!failed) return { ...base, state: 'waiting' };
+  return { ...base, state: failed.state, ...(failed.error ? { error: failed.error } : {}) };
+}

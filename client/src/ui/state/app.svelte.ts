@@ -3,6 +3,7 @@ import type { ChatClient, ClientStatus } from '../../core/chat/chat-client.ts';
 import type { ChatMessage } from '../../core/chat/ports.ts';
 import type { MemberView, Notice, RoomSession, TimelineItem } from '../../core/chat/room-session.ts';
 import { ErrorCode, isChatError } from '../../core/errors.ts';
+import { combineSendLines, type TransferLine } from '../../core/files/progress.ts';
 import { sanitizeFileName } from '../../core/files/sanitize.ts';
 import { pickLanguage, translate, type Language, type MessageKey } from '../i18n.ts';
 
@@ -27,8 +28,10 @@ class RoomView {
   deleteRequests = $state<string[]>([]);
   /** A message to bring into view (from a search result). */
   focusId = $state<string | null>(null);
-  /** Live transfers by file id (the latest line per direction and peer is enough to show). */
+  /** Live transfers by file id: a file sent to several recipients shows as one (combineSendLines). */
   transfers = $state<Record<string, TransferView>>({});
+  /** Each recipient's line of the files we send, by file id then recipient. */
+  readonly #sendLines = new Map<string, Map<string, TransferView>>();
   /** Files chosen to send and not yet announced (being hashed and signed), by name, in order. */
   preparing = $state<string[]>([]);
   timeline = $state<TimelineItem[]>([]);
@@ -38,6 +41,24 @@ class RoomView {
 
   constructor(session: RoomSession) {
     this.session = session;
+  }
+
+  /** The line of one transfer: the file we receive, or one recipient's of a file we send. */
+  lineOf(id: string, direction: TransferView['direction'], peer: string): TransferView | undefined {
+    return direction === 'receive' ? this.transfers[id] : this.#sendLines.get(id)?.get(peer);
+  }
+
+  /** Shows one transfer's line, combined with the other recipients' when sending. */
+  showLine(id: string, line: TransferView): void {
+    if (line.direction === 'receive') {
+      this.transfers[id] = line;
+      return;
+    }
+    const lines = this.#sendLines.get(id) ?? new Map<string, TransferView>();
+    lines.set(line.peer, line);
+    this.#sendLines.set(id, lines);
+    const { error: _one, ...shown } = line;
+    this.transfers[id] = { ...shown, ...combineSendLines([...lines.values()]) };
   }
 
   /** What people call this chat: the other person for a direct chat, else the room's name. */
@@ -52,17 +73,11 @@ class RoomView {
 
 const TOAST_MS = 4_000;
 
-export interface TransferView {
-  state: string;
+export interface TransferView extends TransferLine {
   /** As the other side sent it: sanitise (sanitizeFileName) before showing it. */
   name?: string;
   direction: 'send' | 'receive';
   peer: string;
-  bytes: number;
-  total: number;
-  bytesPerSecond: number;
-  etaMs: number | null;
-  error?: string;
 }
 
 export interface SearchHit {
@@ -366,20 +381,20 @@ export class AppState {
     });
     session.on('cleared', () => (view.timeline = []));
     session.files?.on('state', (t) => {
-      const prev = view.transfers[t.id];
-      view.transfers[t.id] = {
+      const prev = view.lineOf(t.id, t.direction, t.peer);
+      view.showLine(t.id, {
         ...(prev ?? { bytes: 0, total: t.size, bytesPerSecond: 0, etaMs: null }),
         state: t.state,
         name: t.name,
         direction: t.direction,
         peer: t.peer,
         ...(t.error ? { error: t.error.message } : {}),
-      };
+      });
       if (t.direction === 'receive' && t.state === 'verified') this.toast(this.t('file.received', { name: sanitizeFileName(t.name) }));
     });
     session.files?.on('progress', (p) => {
-      const prev = view.transfers[p.id];
-      view.transfers[p.id] = { ...(prev ?? { state: p.direction === 'send' ? 'sending' : 'receiving', direction: p.direction, peer: p.peer }), bytes: p.bytes, total: p.total, bytesPerSecond: p.bytesPerSecond, etaMs: p.etaMs };
+      const prev = view.lineOf(p.id, p.direction, p.peer);
+      view.showLine(p.id, { ...(prev ?? { state: p.direction === 'send' ? 'sending' : 'receiving', direction: p.direction, peer: p.peer }), bytes: p.bytes, total: p.total, bytesPerSecond: p.bytesPerSecond, etaMs: p.etaMs });
     });
     session.on('duplicate', (id) => {
       if (view.unreadIds.delete(id)) view.unread = Math.max(0, view.unread - 1);
