@@ -34,10 +34,10 @@ export interface TransferSenderParams {
 /**
  * Sends one file to one recipient over its channel: the offer (file-begin while the file
  * is still being hashed, followed by file-manifest once it is signed; file-offer after
- * that), then the chunks
- * from wherever the recipient asks (file-resume), never holding more than two read blocks
- * (SEND_READ_BYTES each) in memory, and waiting whenever the channel's queue is above its
- * high-water mark or the recipient is a window behind in storing. A dropped channel leaves it 'interrupted';
+ * that), then the chunks from wherever the recipient asks (file-resume), never holding
+ * more than two read blocks (SEND_READ_BYTES each) in memory, and waiting whenever the
+ * channel's queue is above its high-water mark or the recipient is a window behind in
+ * storing. A dropped channel leaves it 'interrupted';
  * the recipient's next file-resume (on a new channel) carries on from its last stored chunk.
  */
 export class TransferSender {

@@ -152,9 +152,9 @@ export class FileTransfers {
    * The chunks start at once (file-begin): the file is hashed meanwhile (HashPass), from
    * the reads that send it, which also write our own copy if configured, and the
    * manifest, signed once the hash is known, follows (file-manifest); recipients verify
-   * against it when the last chunk is in. Resolves with the stored row once the manifest is signed (the 'file' chat message
-   * carries it). Measured before, hashing first (files bench, 128 MiB): 0.5-0.9 s passed
-   * before the first chunk left, on top of the transfer. Recipients without an open
+   * against it when the last chunk is in. Resolves with the stored row once the manifest
+   * is signed (the 'file' chat message carries it). Measured before, hashing first (files
+   * bench, 128 MiB): 0.5-0.9 s passed before the first chunk left, on top of the transfer. Recipients without an open
    * channel get it when their channel opens, while this FileTransfers lives (or, with the
    * kept copy, also after a reload, when they ask).
    */
@@ -203,8 +203,10 @@ export class FileTransfers {
       const sha256 = await pass.run(streamExpected);
       signed = await signFileManifest(this.#deps.identity.privateKey, { ...begun.manifest, sha256 });
       await store.update(id, { sha256, signature: signed.sig });
+      // Cancelled just as its hash was done: nothing is announced either.
+      if (outgoing.cancelled) throw new ChatError(ErrorCode.FileCancelled, 'You cancelled this file.');
     } catch (e) {
-      // Cancelled while being hashed: its pass was stopped; say what happened instead.
+      // Cancelled while being hashed (its pass was stopped) or since: say so, whatever failed.
       const error = outgoing.cancelled ? new ChatError(ErrorCode.FileCancelled, 'You cancelled this file.') : asChatError(e);
       this.#outgoing.delete(id);
       for (const sender of outgoing.senders.values()) sender.abandon(error);
@@ -213,12 +215,6 @@ export class FileTransfers {
       throw error;
     } finally {
       outgoing.pass = null;
-    }
-    if (outgoing.cancelled) {
-      // Cancelled just as its hash was done: nothing is announced.
-      this.#outgoing.delete(id);
-      await store.delete(id).catch(() => undefined);
-      throw new ChatError(ErrorCode.FileCancelled, 'You cancelled this file.');
     }
     outgoing.signed = signed;
     for (const sender of outgoing.senders.values()) sender.sign(signed);
@@ -270,10 +266,7 @@ export class FileTransfers {
     const peer = session.peerUsername.toLowerCase();
     const known = this.#incoming.get(id);
     if (known) {
-      const wasFinished = known.finished;
-      if (known.peer === peer && (await this.#agrees(session, known, offered))) known.answerOffer(session);
-      // Not when its signed manifest just failed it: the sender was told why.
-      else if (wasFinished || !known.finished) this.#refuse(session, offered, new ChatError(ErrorCode.Malformed, `${session.peerUsername}'s file was refused: its id is already in use.`));
+      if (await this.#sameFileOrRefuse(session, known, offered)) known.answerOffer(session);
       return;
     }
     const pending = this.#pendingOffers.get(id);
@@ -291,6 +284,18 @@ export class FileTransfers {
       me: this.#deps.username,
       maxFileBytes: this.#deps.maxFileBytes,
     };
+  }
+
+  /**
+   * Whether an offer for a file we already know (`receiver`) is that file, from its sender;
+   * if not, it is refused, unless its signed manifest has just failed the file (the sender
+   * was told why then).
+   */
+  async #sameFileOrRefuse(session: PeerSession, receiver: TransferReceiver, offered: SignedManifest): Promise<boolean> {
+    const wasFinished = receiver.finished;
+    if (receiver.peer === session.peerUsername.toLowerCase() && (await this.#agrees(session, receiver, offered))) return true;
+    if (wasFinished || !receiver.finished) this.#refuse(session, offered, idInUse(session));
+    return false;
   }
 
   /**
@@ -348,15 +353,11 @@ export class FileTransfers {
       // Seen before (a reload, or a re-offer after a drop): same file, or refused.
       const params: ReceiverParams = { store, signed: signedManifestOf(existing), peer, now: () => this.#deps.clock.now() };
       if (existing.from.toLowerCase() !== peer || !sameFileFields(existing, offered.manifest)) {
-        this.#refuse(session, offered, new ChatError(ErrorCode.Malformed, `${session.peerUsername}'s file was refused: its id is already in use.`));
+        this.#refuse(session, offered, idInUse(session));
         return;
       }
       receiver = await this.#restoreReceiver(existing, params);
-      const wasFinished = receiver.finished;
-      if (!(await this.#agrees(session, receiver, offered))) {
-        if (wasFinished || !receiver.finished) this.#refuse(session, offered, new ChatError(ErrorCode.Malformed, `${session.peerUsername}'s file was refused: its id is already in use.`));
-        return;
-      }
+      if (!(await this.#sameFileOrRefuse(session, receiver, offered))) return;
     } else {
       try {
         const added = await store.add({ ...offered.manifest, signature: offered.sig, sentAt, state: 'receiving' });
@@ -605,6 +606,11 @@ function signedFromOffer(msg: Extract<AppMessage, { t: 'file-offer' | 'file-mani
 function offeredManifest(msg: OfferMessage): SignedManifest {
   if (msg.t === 'file-offer') return signedFromOffer(msg);
   return unsignedManifest({ ...manifestFromWire(msg.manifest), sha256: '' });
+}
+
+/** Why an offer naming a file we know as another is refused. */
+function idInUse(session: PeerSession): ChatError {
+  return new ChatError(ErrorCode.Malformed, `${session.peerUsername}'s file was refused: its id is already in use.`);
 }
 
 /** Background store work after the database closed (the room was left): nothing to do. */
