@@ -6,6 +6,8 @@
 /** `mesh` = our SimplePeerLink + PeerSession; `bare` = a plain RTCPeerConnection data channel. */
 export type ChannelKind = 'mesh' | 'bare';
 
+export type FileWorkStep = 'hash' | 'seal' | 'open' | 'store' | 'read';
+
 export interface OpenOptions {
   initiator: boolean;
   /** Mesh only: usernames and the other page's raw Ed25519 public key, base64url. */
@@ -29,6 +31,14 @@ export interface BenchPageApi {
   received(kind: ChannelKind, timeoutMs: number): Promise<number>;
   /** Sends `totalBytes` in `chunkBytes` pieces with backpressure; returns the wall-clock ms it started. */
   sendBulk(kind: ChannelKind, totalBytes: number, chunkBytes: number): Promise<number>;
+  /**
+   * One part of the work each side of a file transfer must do, over `totalBytes`, with the
+   * app's code and sizes: `hash`, SHA-256 (hash-wasm) in read blocks; `seal` / `open`,
+   * AES-256-GCM of every `chunkBytes` chunk, as many in flight as the file sender keeps;
+   * `store`, every chunk written to an origin-private file by the app's storage worker in
+   * the receiver's batches; `read`, that file read back in the sender's blocks (then removed).
+   */
+  fileWork(step: FileWorkStep, totalBytes: number, chunkBytes: number): Promise<void>;
   /** `count` sequential small ping/pong round trips; returns each round trip in ms. */
   pingPong(kind: ChannelKind, count: number, timeoutMs: number): Promise<number[]>;
   close(): void;

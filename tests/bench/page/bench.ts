@@ -2,16 +2,21 @@
 /**
  * The bench page: runs our real core code (SimplePeerLink + PeerSession, signed hello,
  * AES-256-GCM frames) and, beside it, a bare RTCPeerConnection data channel, so run.ts can
- * compare the two between the same two pages in the same run. Built with Vite like the
+ * compare the two between the same two pages in the same run; and, for the files bench,
+ * the work every file transfer must do, one part at a time (fileWork). Built with Vite like the
  * client (same code, minified), driven from Node through `window.bench`.
  */
+import { createSHA256 } from 'hash-wasm';
 import { PeerSession } from '../../../client/src/core/chat/peer-session.ts';
 import { fromB64u, toB64u } from '../../../client/src/core/crypto/bytes.ts';
 import { generateIdentityKeyPair, type IdentityKeyPair } from '../../../client/src/core/crypto/sign.ts';
+import { importAesKey, nonceForCounter, openAesGcm, sealAesGcm } from '../../../client/src/core/crypto/aead.ts';
+import { SEAL_AHEAD, SEND_READ_BYTES } from '../../../client/src/core/files/limits.ts';
+import { OpfsFiles } from '../../../client/src/core/store/opfs-files.ts';
 import { BUFFER_HIGH_WATER, BUFFER_LOW_WATER } from '../../../client/src/core/net/limits.ts';
 import { SimplePeerLink } from '../../../client/src/core/net/simple-peer-link.ts';
 import type { SignalData } from '../../../signaling/src/protocol.ts';
-import type { BenchPageApi, ChannelKind, OpenOptions } from './api.ts';
+import type { BenchPageApi, ChannelKind, FileWorkStep, OpenOptions } from './api.ts';
 
 /** Room name bound into the hello and every frame's additional data. */
 const ROOM = 'bench';
@@ -217,6 +222,69 @@ async function pingPong(kind: ChannelKind, count: number, timeoutMs: number): Pr
   return rtts;
 }
 
+function randomBytes(n: number): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(n);
+  for (let at = 0; at < n; at += 65_536) crypto.getRandomValues(out.subarray(at, at + 65_536));
+  return out;
+}
+
+/** Chunks per write request: about what the receiver's batches hold at full speed. */
+const STORE_BATCH = 8;
+/** The app flushes a file being received every 8 MiB (opfs-files.ts PERSIST_EVERY_BYTES). */
+const STORE_FLUSH_BYTES = 8 * 1024 * 1024;
+/** Made by `store`, read and removed by `read`. */
+const WORK_FILE = 'benchfilework0';
+let opfs: Promise<OpfsFiles | null> | null = null;
+
+async function storeWork(totalBytes: number, chunkBytes: number): Promise<void> {
+  const files = await (opfs ??= OpfsFiles.open());
+  if (!files) throw new Error('no origin private file system here');
+  const chunk = randomBytes(chunkBytes);
+  let flushedAt = 0;
+  for (let at = 0; at < totalBytes; ) {
+    const parts = [];
+    // A fresh buffer per chunk, moved to the worker, as the receiver's decrypted chunks are.
+    for (let i = 0; i < STORE_BATCH && at < totalBytes; i++, at += chunkBytes) parts.push({ at, data: chunk.slice(0, Math.min(chunkBytes, totalBytes - at)) });
+    const flush = at - flushedAt >= STORE_FLUSH_BYTES || at >= totalBytes;
+    if (flush) flushedAt = at;
+    await files.write(WORK_FILE, parts, flush);
+  }
+}
+
+async function readWork(): Promise<void> {
+  const files = await opfs;
+  if (!files) throw new Error('read before store');
+  const file = await files.file(WORK_FILE);
+  for (let at = 0; at < file.size; at += SEND_READ_BYTES) await file.slice(at, at + SEND_READ_BYTES).arrayBuffer();
+  await files.remove(WORK_FILE);
+}
+
+/** Content does not change the cost of SHA-256 or AES-GCM: one random block, reused. */
+async function fileWork(step: FileWorkStep, totalBytes: number, chunkBytes: number): Promise<void> {
+  if (step === 'store') return storeWork(totalBytes, chunkBytes);
+  if (step === 'read') return readWork();
+  if (step === 'hash') {
+    const block = randomBytes(SEND_READ_BYTES);
+    const hasher = await createSHA256();
+    hasher.init();
+    for (let done = 0; done < totalBytes; done += block.byteLength) hasher.update(block.subarray(0, Math.min(block.byteLength, totalBytes - done)));
+    hasher.digest('hex');
+    return;
+  }
+  const key = await importAesKey(randomBytes(32));
+  // A chunk frame's additional data is about this long (header, transfer id, index, flags).
+  const aad = randomBytes(64);
+  const plain = randomBytes(chunkBytes);
+  const sealed = await sealAesGcm(key, nonceForCounter(0n), aad, plain);
+  const one = (i: number) => (step === 'seal' ? sealAesGcm(key, nonceForCounter(BigInt(i)), aad, plain) : openAesGcm(key, nonceForCounter(0n), aad, sealed));
+  const inFlight: Promise<unknown>[] = [];
+  for (let i = 0; i * chunkBytes < totalBytes; i++) {
+    inFlight.push(one(i));
+    if (inFlight.length >= SEAL_AHEAD) await inFlight.shift();
+  }
+  await Promise.all(inFlight);
+}
+
 const api: BenchPageApi = {
   async createIdentity() {
     identity = await generateIdentityKeyPair();
@@ -255,6 +323,7 @@ const api: BenchPageApi = {
     else await sendBulkBare(totalBytes, chunk);
     return started;
   },
+  fileWork,
   pingPong,
   close() {
     session?.close();
