@@ -95,6 +95,17 @@ describe('files', () => {
       );
     const leaving = seenIn(a.page, 'send');
     const arriving = seenIn(b.page, 'receive');
+    // The line is where a transfer is followed: it tells speed and time left once known.
+    const speedShown = b.page.evaluate(
+      () =>
+        new Promise<string>((resolve) => {
+          const check = () => {
+            const text = document.querySelector('[data-testid="file-pending-amount"]')?.textContent ?? '';
+            if (/\/s · .+ left/.test(text)) resolve(text);
+          };
+          new MutationObserver(check).observe(document.body, { childList: true, subtree: true, characterData: true });
+        }),
+    );
     await a.page.locator('#file-input').setInputFiles(path);
     expect(await leaving).toContain('big.bin');
     expect(await arriving).toMatch(/big\.bin from Yen/);
@@ -103,6 +114,8 @@ describe('files', () => {
       await page.getByTestId('file-pending').waitFor({ state: 'detached' });
     }
     await file(b.page, 'big.bin').getByTestId('file-verified').waitFor({ timeout: 170_000 });
+    const noSpeed = new Promise<string>((resolve) => setTimeout(() => resolve('no speed shown'), 2_000));
+    expect(await Promise.race([speedShown, noSpeed])).toMatch(/^[\d.]+ (kB|MB) of 52 MB · [\d.]+ (kB|MB)\/s · \d+ (s|min) left$/);
     const download = b.page.waitForEvent('download');
     await file(b.page, 'big.bin').getByTestId('file-download').click();
     const got = await readFile(await (await download).path());

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { combineSendLines, type TransferLine } from '../../../client/src/core/files/progress.ts';
+import { combineSendLines, formatTimeLeft, type TransferLine } from '../../../client/src/core/files/progress.ts';
 
 const MB = 1_000_000;
 const line = (state: TransferLine['state'], bytes: number, extra: Partial<TransferLine> = {}): TransferLine => ({
@@ -50,5 +50,23 @@ describe('one line for a file sent to several recipients', () => {
   it('is a single recipient’s own line when there is one', () => {
     const only = line('sending', 4 * MB, { bytesPerSecond: 2 * MB, etaMs: 3_000 });
     expect(combineSendLines([only])).toEqual(only);
+  });
+});
+
+describe('formatTimeLeft', () => {
+  it('reads in seconds under a minute, never 0', () => {
+    expect(formatTimeLeft(0)).toBe('1 s');
+    expect(formatTimeLeft(1_400)).toBe('1 s');
+    expect(formatTimeLeft(59_400)).toBe('59 s');
+  });
+  it('rounds minutes up, so the last minute never reads 0 min', () => {
+    expect(formatTimeLeft(60_000)).toBe('1 min');
+    expect(formatTimeLeft(61_000)).toBe('2 min');
+    expect(formatTimeLeft(59 * 60_000)).toBe('59 min');
+  });
+  it('gives hours and minutes past an hour', () => {
+    expect(formatTimeLeft(60 * 60_000)).toBe('1 h');
+    expect(formatTimeLeft(65 * 60_000)).toBe('1 h 5 min');
+    expect(formatTimeLeft(3 * 3_600_000 + 1_000)).toBe('3 h 1 min');
   });
 });

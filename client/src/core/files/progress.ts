@@ -19,6 +19,19 @@ export type TransferState =
   | 'failed'
   | 'cancelled';
 
+/**
+ * Time left as people read it: "45 s", "12 min", "1 h 5 min". Minutes round up, so the
+ * last minute never reads "0 min".
+ */
+export function formatTimeLeft(ms: number): string {
+  const seconds = Math.max(1, Math.round(ms / 1000));
+  if (seconds < 60) return `${seconds} s`;
+  const minutes = Math.ceil(seconds / 60);
+  if (minutes < 60) return `${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  return minutes % 60 === 0 ? `${hours} h` : `${hours} h ${minutes % 60} min`;
+}
+
 /** States a transfer never leaves. */
 export const FINAL_STATES: ReadonlySet<TransferState> = new Set(['verified', 'done', 'failed', 'cancelled']);
 
