@@ -390,7 +390,9 @@ export class AppState {
         peer: t.peer,
         ...(t.error ? { error: t.error.message } : {}),
       });
-      if (t.direction === 'receive' && t.state === 'verified') this.toast(this.t('file.received', { name: sanitizeFileName(t.name) }));
+      // In the room being looked at, the card itself says so.
+      const inView = this.currentKey === view.session.key && (typeof document === 'undefined' || document.visibilityState === 'visible');
+      if (t.direction === 'receive' && t.state === 'verified' && !inView) this.toast(this.t('file.received', { name: sanitizeFileName(t.name) }));
     });
     session.files?.on('progress', (p) => {
       const prev = view.lineOf(p.id, p.direction, p.peer);
