@@ -59,4 +59,51 @@ describe('two browser tabs chatting', () => {
     await an.context.close();
     await chi.context.close();
   });
+
+  it('message text with markup, javascript: links and bidi overrides is shown as text, and no script runs', async () => {
+    const an = await openUser(browser, server.url, 'Dao');
+    const binh = await openUser(browser, server.url, 'Em');
+    await createRoom(an.page, 'markup room');
+    await joinRoom(binh.page, 'markup room');
+    await waitConnected(an.page, 'Em');
+    await waitConnected(binh.page, 'Dao');
+    const hostile = [
+      '<img src=x onerror="window.__pwned=1"> pwn-img',
+      '<script>window.__pwned=2</script> pwn-script',
+      '<a href="javascript:window.__pwned=3">pwn-anchor</a>',
+      'javascript:window.__pwned=4 pwn-scheme',
+      '[pwn-markdown](javascript:window.__pwned=5)',
+      '<b>pwn-bold</b> <svg onload="window.__pwned=6"></svg>',
+      // A right-to-left override would make "exe.png" read as "gnp.exe" around it.
+      'pwn-bidi invoice\u202Egnp.exe and after',
+    ];
+    for (const text of hostile) await sendMessage(an.page, text);
+    await expect.poll(() => messages(binh.page).count()).toBe(hostile.length);
+    for (const page of [an.page, binh.page]) {
+      // Exactly the characters sent, in order, as text.
+      expect(await messages(page).locator('.text').allTextContents()).toEqual(hostile);
+      // No element came out of a message body: not an image, script, link, svg or bold.
+      expect(await messages(page).locator('.text *').count()).toBe(0);
+      // The override stays inside its own message: the text is isolated from what follows.
+      expect(await messages(page).locator('.text').last().evaluate((el) => getComputedStyle(el).unicodeBidi)).toBe('isolate');
+    }
+
+    // Search highlights what it found and nothing more.
+    await binh.page.getByLabel('Search messages').fill('pwn');
+    await expect.poll(() => binh.page.getByTestId('search-hit').count()).toBe(hostile.length);
+    expect(await binh.page.getByTestId('search-hit').locator('.body *:not(mark)').count()).toBe(0);
+    // ("pwn" also starts the word "__pwned" in most of them: every mark is the word searched.)
+    const marks = await binh.page.getByTestId('search-hit').locator('mark').allTextContents();
+    expect(marks.length).toBeGreaterThanOrEqual(hostile.length);
+    expect(new Set(marks)).toEqual(new Set(['pwn']));
+
+    // Clicking the would-be links goes nowhere, and nothing ran in either page.
+    const before = new URL(binh.page.url());
+    for (const marker of ['pwn-anchor', 'pwn-scheme', 'pwn-markdown']) await messages(binh.page).filter({ hasText: marker }).locator('.text').click();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(new URL(binh.page.url()).href.replace(/#.*$/, '')).toBe(before.href.replace(/#.*$/, ''));
+    for (const page of [an.page, binh.page]) expect(await page.evaluate(() => (window as { __pwned?: number }).__pwned)).toBeUndefined();
+    await an.context.close();
+    await binh.context.close();
+  });
 });

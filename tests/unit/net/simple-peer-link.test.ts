@@ -57,6 +57,22 @@ describe('what Firefox and Chromium put in their signals', () => {
     expect(extractFingerprint(lower)).toEqual(extractFingerprint(FIREFOX_OFFER));
   });
 
+  it('weak, mixed, several or no fingerprints are refused; one certificate named twice is not', () => {
+    const withLines = (...lines: string[]) => CHROMIUM_ANSWER.replace(/a=fingerprint:[^\r\n]*\r\n/, lines.map((l) => `a=fingerprint:${l}\r\n`).join(''));
+    const strong = 'sha-256 06:73:88:41:D3:E7:6D:49:4F:9C:34:4A:95:CB:69:23:B4:38:39:B9:E3:60:0E:59:E3:65:C7:72:91:1B:4A:13';
+    const other = 'sha-256 98:1E:FE:32:7A:02:C8:16:E0:9C:E7:36:C3:55:02:2A:24:B1:F0:24:41:93:15:B0:87:D4:3D:7A:75:F5:AD:C3';
+    const sha1 = 'sha-1 4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF:3E:5D:49:6B:19:E5:7C:AB';
+    const md5 = 'md5 4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF:3E:5D:49:6B';
+    expect(extractFingerprint(withLines(sha1))).toEqual({ ok: false, reason: 'weak fingerprint algorithm sha-1' });
+    expect(extractFingerprint(withLines(md5))).toEqual({ ok: false, reason: 'weak fingerprint algorithm md5' });
+    // A strong line does not excuse a weak one beside it, in either order.
+    expect(extractFingerprint(withLines(strong, sha1))).toMatchObject({ ok: false, reason: expect.stringMatching(/weak/) });
+    expect(extractFingerprint(withLines(md5, strong))).toMatchObject({ ok: false, reason: expect.stringMatching(/weak/) });
+    expect(extractFingerprint(withLines(strong, other))).toEqual({ ok: false, reason: 'several different fingerprints in one session description' });
+    expect(extractFingerprint(withLines())).toEqual({ ok: false, reason: 'no fingerprint in the session description' });
+    expect(extractFingerprint(withLines(strong, strong.toLowerCase()))).toEqual({ ok: true, fingerprint: strong });
+  });
+
   it("Firefox's end-of-candidates marker is passed on; one naming no media line is dropped", () => {
     const firefoxEnd: SignalData = { type: 'candidate', candidate: { candidate: '', sdpMLineIndex: 0, sdpMid: '0' } };
     expect(isBareEndOfCandidates(firefoxEnd)).toBe(false);
