@@ -288,4 +288,61 @@ describe('files', () => {
     });
     expect(chunkRows).toBeGreaterThan(0);
   });
+
+  it('a received file is announced where its card is not seen, and forgotten with its bytes 7 days after it was sent: on the purge timer and at start-up', async () => {
+    const DAY = 24 * 60 * 60 * 1000;
+    const a = await suite.open('Khanh');
+    // Lam's clock is Playwright's, ticking naturally from now, so the test can move it on.
+    const lamContext = await suite.browser.newContext({ viewport: { width: 1280, height: 800 } });
+    await lamContext.clock.install();
+    const lam = await openUserIn(lamContext, suite.server.url, 'Lam');
+    suite.track(lam);
+    const minh = await suite.open('Minh');
+    await createRoom(a.page, 'week room');
+    for (const u of [lam, minh]) await joinRoom(u.page, 'week room');
+    for (const u of [lam, minh]) await waitConnected(u.page, 'Khanh');
+    // Lam looks at another room while the file comes: a toast tells. Minh sees its card.
+    await createRoom(lam.page, 'lam elsewhere');
+    const toast = (page: Page) => page.locator('.toast').filter({ hasText: 'File received: week.bin' });
+
+    await a.page.locator('#file-input').setInputFiles({ name: 'week.bin', mimeType: 'application/octet-stream', buffer: randomBytes(300_000) });
+    await toast(lam.page).waitFor({ timeout: 60_000 });
+    await lam.page.getByTestId('joined-room').filter({ hasText: 'week room' }).click();
+    for (const u of [lam, minh]) await file(u.page, 'week.bin').getByTestId('file-verified').waitFor({ timeout: 60_000 });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await toast(minh.page).count()).toBe(0);
+    for (const u of [lam, minh]) expect(Object.values((await storedFiles(u.page)).files)).toEqual([300_000]);
+    const rows = (page: Page) =>
+      page.evaluate(async () => {
+        const db = await new Promise<IDBDatabase>((resolve, reject) => {
+          const req = indexedDB.open('p2p-chat');
+          req.onsuccess = () => resolve(req.result);
+          req.onerror = () => reject(req.error);
+        });
+        const count = (store: string) =>
+          new Promise<number>((resolve, reject) => {
+            const req = db.transaction(store).objectStore(store).count();
+            req.onsuccess = () => resolve(req.result);
+            req.onerror = () => reject(req.error);
+          });
+        const out = { messages: await count('messages'), files: await count('files') };
+        db.close();
+        return out;
+      });
+    for (const u of [lam, minh]) expect(await rows(u.page)).toEqual({ messages: 1, files: 1 });
+
+    // Six days on, the purge timer keeps it; eight days on, it takes the file's row and bytes.
+    await lam.page.clock.fastForward(6 * DAY);
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(await rows(lam.page)).toEqual({ messages: 1, files: 1 });
+    await lam.page.clock.fastForward(2 * DAY);
+    await expect.poll(() => rows(lam.page), { timeout: 15_000 }).toEqual({ messages: 0, files: 0 });
+    await expect.poll(() => storedFiles(lam.page).then((s) => Object.keys(s.files)), { timeout: 15_000 }).toEqual([]);
+
+    // Minh's tab was closed for eight days: the app purges as it starts.
+    await minh.page.clock.setFixedTime(Date.now() + 8 * DAY);
+    await minh.page.reload();
+    await expect.poll(() => rows(minh.page), { timeout: 15_000 }).toEqual({ messages: 0, files: 0 });
+    await expect.poll(() => storedFiles(minh.page).then((s) => Object.keys(s.files)), { timeout: 15_000 }).toEqual([]);
+  });
 });
