@@ -62,6 +62,26 @@ describe('flood protection', () => {
     // Another address is not affected.
     expect(await other.request(ClientEvent.RoomList)).toMatchObject({ ok: true });
   });
+
+  it('sockets of a flooding address are told, then disconnected; other addresses and their rooms are unaffected', async () => {
+    const s = await server({ RATE_ADDRESS_EVENTS_PER_SECOND: '25', RATE_SOCKET_BURST: '1000' });
+    const crowd = await Promise.all(Array.from({ length: 4 }, (_, i) => from(s, '10.0.0.19', `swarm${i}`)));
+    const an = await from(s, '10.0.0.20', 'Calm1');
+    const binh = await from(s, '10.0.0.21', 'Calm2');
+    await an.join('calm room');
+    await binh.join('calm room', { create: false });
+    // Each socket alone is far under its own budget; together they are far over the address's.
+    for (const c of crowd) for (let i = 0; i < 200; i++) void c.request(ClientEvent.RoomList, undefined, 5_000).catch(() => undefined);
+    const rounds = (async () => {
+      for (let i = 0; i < 20; i++) expect(await an.signal('calm room', binh.id, { type: 'offer', sdp: `v=0 calm ${i}` })).toEqual({ ok: true });
+    })();
+    for (const c of crowd) await c.waitForDisconnect();
+    await rounds;
+    for (const c of crowd) expect(c.notices).toContainEqual({ kind: 'rate-limited', message: expect.stringContaining('Too many requests') });
+    expect(s.metrics.rateLimitedClients).toBe(crowd.length);
+    await binh.waitFor(() => binh.signals.length === 20, 'every relayed round');
+    expect((await an.request(ClientEvent.RoomList)) as unknown).toMatchObject({ rooms: [{ name: 'calm room', members: 2 }] });
+  });
 });
 
 describe('bounds', () => {
