@@ -54,6 +54,8 @@ export class TransferReceiver {
   readonly #queueLimit: number;
   readonly #ackEvery: number;
   readonly #meter: ProgressMeter;
+  /** The sender's name as their channel announces it (`peer` is case-folded), for messages. */
+  #peerName: string;
   #signed: SignedManifest;
   #hasher: IHasher;
   /** The SHA-256 of every chunk, once all are stored: kept while the signed manifest is awaited. */
@@ -76,6 +78,7 @@ export class TransferReceiver {
     this.#signed = params.signed;
     this.id = params.signed.manifest.id;
     this.peer = params.peer.toLowerCase();
+    this.#peerName = params.peer;
     this.#store = params.store;
     this.#transferId = transferIdOf(this.id);
     this.#queueLimit = params.queueLimitBytes ?? RECEIVER_QUEUE_LIMIT_BYTES;
@@ -148,6 +151,7 @@ export class TransferReceiver {
   bind(session: PeerSession): void {
     // Also when finished: a file verified after a reload still tells the sender so.
     this.#session = session;
+    this.#peerName = session.peerUsername;
     if (this.#state === 'interrupted') this.#setState('receiving');
   }
 
@@ -257,8 +261,8 @@ export class TransferReceiver {
   remoteCancel(reason: FileCancelReason): Promise<void> {
     const error =
       reason === 'cancelled'
-        ? new ChatError(ErrorCode.FileCancelled, `${this.peer} cancelled this file.`)
-        : new ChatError(codeForReason(reason), `${this.peer} stopped sending this file: ${describeReason(reason)}.`);
+        ? new ChatError(ErrorCode.FileCancelled, `${this.#peerName} cancelled this file.`)
+        : new ChatError(codeForReason(reason), `${this.#peerName} stopped sending this file: ${describeReason(reason)}.`);
     return this.#fail(error, reason, false);
   }
 
@@ -357,7 +361,7 @@ export class TransferReceiver {
   }
 
   #discarded(why: string): string {
-    return `"${sanitizeFileName(this.signed.manifest.name)}" from ${this.peer} was discarded: ${why}.`;
+    return `"${sanitizeFileName(this.signed.manifest.name)}" from ${this.#peerName} was discarded: ${why}.`;
   }
 
   #enqueue(task: () => Promise<void>): void {

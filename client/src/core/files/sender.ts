@@ -50,6 +50,8 @@ export class TransferSender {
   readonly #windowBytes: number;
   readonly #tap: TransferSenderParams['tap'];
   readonly #meter: ProgressMeter;
+  /** The recipient's name as their channel announces it (`peer` is case-folded), for messages. */
+  #peerName: string;
   #signed: SignedManifest;
   #blob: Blob | null = null;
   #state: TransferState = 'waiting';
@@ -68,6 +70,7 @@ export class TransferSender {
     this.#signed = params.signed;
     this.id = params.signed.manifest.id;
     this.peer = params.peer.toLowerCase();
+    this.#peerName = params.peer;
     this.sentAt = params.sentAt;
     this.#source = params.source;
     this.#windowBytes = params.windowBytes ?? IN_FLIGHT_WINDOW_BYTES;
@@ -128,6 +131,7 @@ export class TransferSender {
     // Told twice about the same channel: it is already in use.
     if (this.#session === session && this.#state !== 'waiting' && this.#state !== 'interrupted') return;
     this.#session = session;
+    this.#peerName = session.peerUsername;
     this.#setState(this.#started ? 'interrupted' : 'offered');
     // Cancelled by a listener of that state change: offer nothing.
     if (this.finished) return;
@@ -162,10 +166,11 @@ export class TransferSender {
       // Chosen for the channels open when it was sent; this one carries smaller messages.
       this.#stop();
       void session.sendMessage({ t: 'file-cancel', id: this.id, reason: 'unavailable' }).catch(() => undefined);
-      this.#fail('failed', new ChatError(ErrorCode.FileUnavailable, `${this.peer}'s connection cannot carry this file's ${this.signed.manifest.chunkSize}-byte chunks; send it again.`));
+      this.#fail('failed', new ChatError(ErrorCode.FileUnavailable, `${this.#peerName}'s connection cannot carry this file's ${this.signed.manifest.chunkSize}-byte chunks; send it again.`));
       return;
     }
     this.#session = session;
+    this.#peerName = session.peerUsername;
     this.#started = true;
     const gen = ++this.#generation;
     this.#wakeUp();
@@ -200,10 +205,10 @@ export class TransferSender {
     if (this.finished) return;
     this.#stop();
     if (reason === 'cancelled') {
-      this.#fail('cancelled', new ChatError(ErrorCode.FileCancelled, `${this.peer} cancelled the transfer.`));
+      this.#fail('cancelled', new ChatError(ErrorCode.FileCancelled, `${this.#peerName} cancelled the transfer.`));
       return;
     }
-    this.#fail('failed', new ChatError(codeForReason(reason), `${this.peer} could not take the file: ${describeReason(reason)}.`));
+    this.#fail('failed', new ChatError(codeForReason(reason), `${this.#peerName} could not take the file: ${describeReason(reason)}.`));
   }
 
   /** We cancel: tell the recipient if we can, and stop. */
