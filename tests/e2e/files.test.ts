@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { createRoom, joinRoom, openUserIn, roomAction, waitConnected } from '../support/browser.ts';
+import { createRoom, joinRoom, messages, openUserIn, roomAction, sendMessage, waitConnected } from '../support/browser.ts';
 import { browserSuite } from '../support/suite.ts';
 
 /** A real PNG (solid colour), so the browser can decode and show it. */
@@ -291,7 +291,7 @@ describe('files', () => {
 
   it('a received file is announced where its card is not seen, and forgotten with its bytes 7 days after it was sent: on the purge timer and at start-up', async () => {
     const DAY = 24 * 60 * 60 * 1000;
-    const a = await suite.open('Khanh');
+    const a = await suite.open('Quoc');
     // Lam's clock is Playwright's, ticking naturally from now, so the test can move it on.
     const lamContext = await suite.browser.newContext({ viewport: { width: 1280, height: 800 } });
     await lamContext.clock.install();
@@ -300,7 +300,7 @@ describe('files', () => {
     const minh = await suite.open('Minh');
     await createRoom(a.page, 'week room');
     for (const u of [lam, minh]) await joinRoom(u.page, 'week room');
-    for (const u of [lam, minh]) await waitConnected(u.page, 'Khanh');
+    for (const u of [lam, minh]) await waitConnected(u.page, 'Quoc');
     // Lam looks at another room while the file comes: a toast tells. Minh sees its card.
     await createRoom(lam.page, 'lam elsewhere');
     const toast = (page: Page) => page.locator('.toast').filter({ hasText: 'File received: week.bin' });
@@ -344,5 +344,27 @@ describe('files', () => {
     await minh.page.reload();
     await expect.poll(() => rows(minh.page), { timeout: 15_000 }).toEqual({ messages: 0, files: 0 });
     await expect.poll(() => storedFiles(minh.page).then((s) => Object.keys(s.files)), { timeout: 15_000 }).toEqual([]);
+  });
+
+  it('a receiver whose storage fills up mid-transfer gets a clear error, the sender is told, and earlier history stays', async () => {
+    const [a, b] = await suite.pair('Nhung', 'Phong', 'quota room');
+    await sendMessage(a.page, 'before the big file');
+    await expect.poll(() => messages(b.page).locator('.text').allTextContents()).toEqual(['before the big file']);
+    // The browser's own quota for Phong's origin, a few MB above what is stored now.
+    const cdp = await b.context.newCDPSession(b.page);
+    const usage = await b.page.evaluate(async () => (await navigator.storage.estimate()).usage ?? 0);
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(suite.server.url).origin, quotaSize: usage + 6 * 1024 * 1024 });
+
+    await a.page.locator('#file-input').setInputFiles({ name: 'too-big.bin', mimeType: 'application/octet-stream', buffer: randomBytes(24 * 1024 * 1024) });
+    // The receiver says why on the file's card; the sender learns it, with the receiver's name as shown.
+    const failed = (page: Page) => page.getByTestId('file').filter({ hasText: 'too-big.bin' }).and(page.locator('[data-state="failed"]'));
+    await failed(b.page).waitFor({ timeout: 60_000 });
+    expect(await failed(b.page).textContent()).toContain('Your browser has no more room for this chat; free space and try again. Earlier history is untouched.');
+    await failed(a.page).waitFor({ timeout: 60_000 });
+    expect(await failed(a.page).textContent()).toContain('Phong could not take the file: their device has no more room.');
+    // Nothing of the file is kept; the earlier message is, and the chat goes on.
+    await expect.poll(() => storedFiles(b.page).then((s) => Object.keys(s.files))).toEqual([]);
+    await sendMessage(a.page, 'after the big file');
+    await expect.poll(() => messages(b.page).locator('.text').allTextContents()).toEqual(['before the big file', 'after the big file']);
   });
 });
