@@ -23,7 +23,11 @@ export class MemoryLink implements PeerLink {
   readonly #hasBulk: boolean;
   #bulk: BulkLane | null = null;
   #bulkQueued = 0;
-  tap: ((data: string | Uint8Array, lane: Lane) => string | Uint8Array | null) | null = null;
+  /**
+   * Sees every frame in flight: returns it (maybe altered), null to drop it, or a list of
+   * frames to deliver in its place (a duplicate, or frames held back earlier: reordering).
+   */
+  tap: ((data: string | Uint8Array, lane: Lane) => string | Uint8Array | null | (string | Uint8Array)[]) | null = null;
 
   constructor(initiator: boolean, fingerprint: string, opts: { bulk?: boolean } = {}) {
     this.initiator = initiator;
@@ -100,7 +104,8 @@ export class MemoryLink implements PeerLink {
         const target = this.other;
         if (!target || target.#closed) return;
         const delivered = this.tap ? this.tap(copy, lane) : copy;
-        if (delivered !== null) target.#events.emit('frame', delivered);
+        if (delivered === null) return;
+        for (const frame of Array.isArray(delivered) ? delivered : [delivered]) target.#events.emit('frame', frame);
       },
       bulk ? BULK_DELAY_MS : 0,
     );
