@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { createRoom, joinRoom, messages, openUserIn, roomAction, sendMessage, waitConnected } from '../support/browser.ts';
 import { browserSuite } from '../support/suite.ts';
+import { CHUNK_FRAME_OVERHEAD, PREFERRED_CHUNK_BYTES, SEAL_AHEAD } from '../../client/src/core/files/limits.ts';
+import { BULK_HIGH_WATER } from '../../client/src/core/net/limits.ts';
 
 /** A real PNG (solid colour), so the browser can decode and show it. */
 function png(width: number, height: number): Buffer {
@@ -106,6 +108,23 @@ describe('files', () => {
           new MutationObserver(check).observe(document.body, { childList: true, subtree: true, characterData: true });
         }),
     );
+    // TEST-CASES 26 on a real channel: every send the sender's page makes, and the queue it leaves.
+    await a.page.evaluate(() => {
+      const stats: Record<string, { sends: number; maxQueued: number; errors: number }> = {};
+      (window as unknown as { sendStats: typeof stats }).sendStats = stats;
+      const send = RTCDataChannel.prototype.send as (this: RTCDataChannel, data: unknown) => void;
+      RTCDataChannel.prototype.send = function (this: RTCDataChannel, data: unknown) {
+        const s = (stats[this.label] ??= { sends: 0, maxQueued: 0, errors: 0 });
+        try {
+          send.call(this, data);
+        } catch (e) {
+          s.errors++;
+          throw e;
+        }
+        s.sends++;
+        s.maxQueued = Math.max(s.maxQueued, this.bufferedAmount);
+      } as typeof RTCDataChannel.prototype.send;
+    });
     await a.page.locator('#file-input').setInputFiles(path);
     expect(await leaving).toContain('big.bin');
     expect(await arriving).toMatch(/big\.bin from Yen/);
@@ -114,6 +133,14 @@ describe('files', () => {
       await page.getByTestId('file-pending').waitFor({ state: 'detached' });
     }
     await file(b.page, 'big.bin').getByTestId('file-verified').waitFor({ timeout: 170_000 });
+    // The sender waited on backpressure: the bulk lane never queued more than its high-water
+    // mark plus the chunks already being sealed when it was reached (and a frame of slack;
+    // 0.63 MB measured against this 0.76 MB bound, where a sender ignoring it queues its
+    // whole 8 MiB window), and no send failed.
+    const sendStats = await a.page.evaluate(() => (window as unknown as { sendStats: Record<string, { sends: number; maxQueued: number; errors: number }> }).sendStats);
+    expect(sendStats['bulk']!.sends).toBeGreaterThanOrEqual(400);
+    expect(sendStats['bulk']!.maxQueued).toBeLessThanOrEqual(BULK_HIGH_WATER + (SEAL_AHEAD + 1) * (PREFERRED_CHUNK_BYTES + CHUNK_FRAME_OVERHEAD));
+    expect(Object.values(sendStats).map((x) => x.errors)).toEqual(Object.values(sendStats).map(() => 0));
     const noSpeed = new Promise<string>((resolve) => setTimeout(() => resolve('no speed shown'), 2_000));
     expect(await Promise.race([speedShown, noSpeed])).toMatch(/^[\d.]+ (kB|MB) of 52 MB · [\d.]+ (kB|MB)\/s · \d+ (s|min) left$/);
     const download = b.page.waitForEvent('download');
