@@ -118,6 +118,34 @@ describe('a malicious signaling server', () => {
     for (const text of ['hello-7a1e', 'secret-p-4c21', 'secret-g-9b07', 'reply-5d3a']) expect(seen).not.toContain(text);
   });
 
+  it('a stranger the server lets into a password room gets no channel: the members refuse it in the handshake', async () => {
+    server = await startMaliciousServer();
+    server.admitEveryone('lop bi mat');
+    const an = await open('An');
+    const binh = await open('Binh');
+    await createRoom(an.page, 'lop bi mat', 'correct horse battery');
+    await joinRoom(binh.page, 'lop bi mat', 'correct horse battery');
+    await waitConnected(an.page, 'Binh');
+    await waitConnected(binh.page, 'An');
+
+    // Eve guesses the password; the server lets her in anyway, and she is in the roster.
+    const eve = await open('Eve');
+    await joinRoom(eve.page, 'lop bi mat', 'a wrong guess');
+    await row(an.page, 'Eve').waitFor({ state: 'attached', ...CONNECT });
+    // Her hello cannot prove the password: both members refuse her, and say so.
+    for (const page of [an.page, binh.page]) {
+      await page.getByTestId('notice').filter({ hasText: 'Could not verify Eve' }).first().waitFor(CONNECT);
+      await waitFailed(page, 'Eve');
+    }
+
+    // The members go on talking; nothing reaches Eve, nor the server.
+    await sendMessage(an.page, 'members only secret-s-71ab');
+    await expect.poll(() => messages(binh.page).filter({ hasText: 'secret-s-71ab' }).count()).toBe(1);
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(await messages(eve.page).filter({ hasText: 'secret-s-71ab' }).count()).toBe(0);
+    expect(server.everythingSeen()).not.toContain('secret-s-71ab');
+  });
+
   it('server giving a newcomer another key for a user gets no channel: both handshakes refuse it', async () => {
     server = await startMaliciousServer();
     const binh = await open('Binh');

@@ -7,6 +7,8 @@
  * Modes:
  *  - announceKey: lie about a user's public key in `room:members` pushes and `room:join`
  *    acks (optionally only to some recipients).
+ *  - admitEveryone: let anyone into a password room: a join with another (or no) join
+ *    token has it replaced, on the way in, by the one the room was created with.
  *  - interceptPair: a real man in the middle of the WebRTC connection between two users:
  *    their `signal` relays are swallowed and each side gets a connection to the attacker's
  *    own WebRTC peer instead (mitm-peer.ts), which relays data-channel frames between them.
@@ -53,6 +55,8 @@ export interface MaliciousServer extends TestServer {
   announceKey(username: string, publicKey: string, opts?: { to?: string[] }): void;
   /** Announce the true keys again. */
   stopAnnouncing(): void;
+  /** From now on, admit anyone who asks to join `room` (a password room created after this call). */
+  admitEveryone(room: string): void;
   /** From the next offer between the two users on, sit in the middle of their connection. */
   interceptPair(a: string, b: string): Interception;
   /** Relay signals honestly again and drop the attacker's peers. */
@@ -82,6 +86,8 @@ export async function startMaliciousServer(opts: Parameters<typeof startTestServ
   let announce: { user: string; publicKey: string; to: Set<string> | null } | null = null;
   let intercept: { pair: Set<string>; interception: { pair: [string, string]; connections: ChannelInterceptor[] } } | null = null;
   const live = new Map<string, { session: ChannelInterceptor; initiator: string; responder: string }>();
+  /** Rooms whose doors are open to anyone: the creator's join token once seen, by room name. */
+  const doors = new Map<string, string | null>();
   const everyInterceptor: ChannelInterceptor[] = [];
 
   const socketIdOfEngine = (raw: EngineSocket): string | null => {
@@ -179,11 +185,30 @@ export async function startMaliciousServer(opts: Parameters<typeof startTestServ
     return undefined;
   };
 
+  /** An incoming packet's text to hand to the server instead, or undefined to leave it. */
+  const forgeIncoming = (text: string): string | undefined => {
+    const m = PACKET.exec(text);
+    if (!m || m[1] !== '2' || doors.size === 0) return undefined;
+    const body = JSON.parse(m[3]!) as [string, { room?: unknown; joinToken?: unknown; create?: unknown }];
+    const req = body[1];
+    if (body[0] !== 'room:join' || typeof req?.room !== 'string' || !doors.has(req.room)) return undefined;
+    const token = doors.get(req.room);
+    if (req.create === true && typeof req.joinToken === 'string') {
+      doors.set(req.room, req.joinToken);
+      return undefined;
+    }
+    if (typeof token !== 'string' || req.joinToken === token) return undefined;
+    req.joinToken = token;
+    return `2${m[2]}${JSON.stringify(body)}`;
+  };
+
   server.io.engine.on('connection', (raw: EngineSocket) => {
     const original = raw.sendPacket;
     originals.set(raw, original);
     raw.on('packet', (p) => {
       if (p.type !== 'message' || p.data === undefined) return;
+      // Listeners of 'packet' run before the server reads the same packet object's data.
+      if (typeof p.data === 'string') p.data = forgeIncoming(p.data) ?? p.data;
       const data = typeof p.data === 'string' ? p.data : Buffer.from(p.data as ArrayBuffer).toString('latin1');
       const socketId = socketIdOfEngine(raw);
       log.push({ dir: 'in', socketId, user: userOf(socketId), data });
@@ -222,6 +247,9 @@ export async function startMaliciousServer(opts: Parameters<typeof startTestServ
     },
     stopAnnouncing() {
       announce = null;
+    },
+    admitEveryone(room) {
+      doors.set(room, null);
     },
     interceptPair(a, b) {
       stopIntercepting();
