@@ -3,7 +3,8 @@ import type { ChatClient, ClientStatus } from '../../core/chat/chat-client.ts';
 import type { ChatMessage } from '../../core/chat/ports.ts';
 import type { MemberView, Notice, RoomSession, TimelineItem } from '../../core/chat/room-session.ts';
 import { ErrorCode, isChatError } from '../../core/errors.ts';
-import { combineSendLines, type TransferLine } from '../../core/files/progress.ts';
+import { formatBytes } from '../../core/files/manifest.ts';
+import { combineSendLines, formatTimeLeft, type TransferLine } from '../../core/files/progress.ts';
 import { sanitizeFileName } from '../../core/files/sanitize.ts';
 import { pickLanguage, translate, type Language, type MessageKey } from '../i18n.ts';
 
@@ -167,6 +168,14 @@ export class AppState {
   /** One formatter per language: creating Intl formatters per message is costly. */
   readonly #timeFormat = $derived(new Intl.DateTimeFormat(this.lang, { hour: '2-digit', minute: '2-digit' }));
   formatTime = (at: number): string => this.#timeFormat.format(at);
+
+  /** "23 MB of 168 MB · 25 MB/s · 6 s left"; speed and time left once they are known. */
+  transferProgress = (t: { bytes: number; total: number; bytesPerSecond: number; etaMs: number | null }): string => {
+    const done = formatBytes(t.bytes);
+    const total = formatBytes(t.total);
+    if (t.bytesPerSecond <= 0 || t.etaMs === null) return this.t('file.amount', { done, total });
+    return this.t('file.progress', { done, total, speed: formatBytes(t.bytesPerSecond), eta: formatTimeLeft(t.etaMs) });
+  };
 
   get current(): RoomView | undefined {
     return this.joined.find((r) => r.session.key === this.currentKey);
@@ -391,8 +400,7 @@ export class AppState {
         ...(t.error ? { error: t.error.message } : {}),
       });
       // In the room being looked at, the card itself says so.
-      const inView = this.currentKey === view.session.key && (typeof document === 'undefined' || document.visibilityState === 'visible');
-      if (t.direction === 'receive' && t.state === 'verified' && !inView) this.toast(this.t('file.received', { name: sanitizeFileName(t.name) }));
+      if (t.direction === 'receive' && t.state === 'verified' && !this.#lookingAt(view)) this.toast(this.t('file.received', { name: sanitizeFileName(t.name) }));
     });
     session.files?.on('progress', (p) => {
       const prev = view.lineOf(p.id, p.direction, p.peer);
@@ -415,12 +423,16 @@ export class AppState {
     else view.timeline = insertByTime(view.timeline, { type: 'message', message: m });
     if (!incoming) return;
     this.announcement = `${m.from}: ${m.body}`;
-    const visible = typeof document === 'undefined' || document.visibilityState === 'visible';
-    if (this.currentKey !== view.session.key || !visible) {
+    if (!this.#lookingAt(view)) {
       view.unread++;
       view.unreadIds.add(m.id);
     }
-    if (!visible && this.notifyWanted) notifyHidden(this.t('toast.newMessage', { name: m.from }), m.body);
+    if (!tabVisible() && this.notifyWanted) notifyHidden(this.t('toast.newMessage', { name: m.from }), m.body);
+  }
+
+  /** The user has this room open in a visible tab. */
+  #lookingAt(view: RoomView): boolean {
+    return this.currentKey === view.session.key && tabVisible();
   }
 
   #onNotice(view: RoomView, n: Notice): void {
@@ -466,4 +478,8 @@ function notifyHidden(title: string, body: string): void {
 function dropFirst(list: readonly string[], item: string): string[] {
   const i = list.indexOf(item);
   return i < 0 ? [...list] : [...list.slice(0, i), ...list.slice(i + 1)];
+}
+
+function tabVisible(): boolean {
+  return typeof document === 'undefined' || document.visibilityState === 'visible';
 }
