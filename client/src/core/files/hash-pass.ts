@@ -139,7 +139,8 @@ export class HashPass {
 
   /** Chunks `first`.. were read: hash and copy those the pass has not had yet. */
   #take(first: number, bytes: Uint8Array): Promise<void> {
-    const chunks = chunksIn(bytes, this.#chunkSize);
+    // Whole chunks but the file's last; an empty file is one empty chunk.
+    const chunks = chunkCountFor(bytes.byteLength, this.#chunkSize);
     if (this.#failure !== null || first > this.#next || first + chunks <= this.#next) return Promise.resolve();
     const from = this.#next;
     this.#hasher.update(from === first ? bytes : bytes.subarray((from - first) * this.#chunkSize));
@@ -184,11 +185,6 @@ export class HashPass {
     this.#wake = null;
     wake?.();
   }
-}
-
-/** Chunks in a read: whole chunks but the file's last; an empty file is one empty chunk. */
-function chunksIn(bytes: Uint8Array, chunkSize: number): number {
-  return Math.max(1, Math.ceil(bytes.byteLength / chunkSize));
 }
 
 /**
