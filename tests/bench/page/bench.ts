@@ -12,7 +12,7 @@ import { fromB64u, toB64u } from '../../../client/src/core/crypto/bytes.ts';
 import { generateIdentityKeyPair, type IdentityKeyPair } from '../../../client/src/core/crypto/sign.ts';
 import { importAesKey, nonceForCounter, openAesGcm, sealAesGcm } from '../../../client/src/core/crypto/aead.ts';
 import { SEAL_AHEAD, SEND_READ_BYTES } from '../../../client/src/core/files/limits.ts';
-import { OpfsFiles } from '../../../client/src/core/store/opfs-files.ts';
+import { OpfsFiles, PERSIST_EVERY_BYTES } from '../../../client/src/core/store/opfs-files.ts';
 import { BUFFER_HIGH_WATER, BUFFER_LOW_WATER } from '../../../client/src/core/net/limits.ts';
 import { SimplePeerLink } from '../../../client/src/core/net/simple-peer-link.ts';
 import type { SignalData } from '../../../signaling/src/protocol.ts';
@@ -230,8 +230,6 @@ function randomBytes(n: number): Uint8Array<ArrayBuffer> {
 
 /** Chunks per write request: about what the receiver's batches hold at full speed. */
 const STORE_BATCH = 8;
-/** The app flushes a file being received every 8 MiB (opfs-files.ts PERSIST_EVERY_BYTES). */
-const STORE_FLUSH_BYTES = 8 * 1024 * 1024;
 /** Made by `store`, read and removed by `read`. */
 const WORK_FILE = 'benchfilework0';
 let opfs: Promise<OpfsFiles | null> | null = null;
@@ -245,7 +243,8 @@ async function storeWork(totalBytes: number, chunkBytes: number): Promise<void> 
     const parts = [];
     // A fresh buffer per chunk, moved to the worker, as the receiver's decrypted chunks are.
     for (let i = 0; i < STORE_BATCH && at < totalBytes; i++, at += chunkBytes) parts.push({ at, data: chunk.slice(0, Math.min(chunkBytes, totalBytes - at)) });
-    const flush = at - flushedAt >= STORE_FLUSH_BYTES || at >= totalBytes;
+    // Flushed as often as the app flushes a file being received.
+    const flush = at - flushedAt >= PERSIST_EVERY_BYTES || at >= totalBytes;
     if (flush) flushedAt = at;
     await files.write(WORK_FILE, parts, flush);
   }

@@ -29,7 +29,7 @@ const READ_PAGE = 16;
  * in IndexedDB calls, plus a flush to disk per batch. A reload resumes from the last
  * count: at most this much is sent again.
  */
-const PERSIST_EVERY_BYTES = 8 * 1024 * 1024;
+export const PERSIST_EVERY_BYTES = 8 * 1024 * 1024;
 const PERSIST_EVERY_MS = 1_000;
 /** File ids are base64url; anything else never names a file in the folder. */
 const SAFE_NAME = /^[A-Za-z0-9_-]{8,64}$/;
