@@ -1,25 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { createRoom, joinRoom, launchChromium, messages, openUser, sendMessage, waitConnected } from '../support/browser.ts';
-import { startTestServer, type TestServer } from '../support/server.ts';
+import { describe, expect, it } from 'vitest';
+import { createRoom, joinRoom, messages, sendMessage, waitConnected } from '../support/browser.ts';
+import { browserSuite } from '../support/suite.ts';
 
 describe('two browser tabs chatting', () => {
-  let server: TestServer;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    server = await startTestServer();
-    browser = await launchChromium();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const suite = browserSuite();
 
   it('members of one room chat over a verified data channel the server never reads', async () => {
-    const an = await openUser(browser, server.url, 'An');
-    const binh = await openUser(browser, server.url, 'Binh');
-    const chi = await openUser(browser, server.url, 'Chi');
+    const an = await suite.open('An');
+    const binh = await suite.open('Binh');
+    const chi = await suite.open('Chi');
 
     await createRoom(an.page, 'lop 12a');
     await createRoom(chi.page, 'other room');
@@ -50,7 +39,7 @@ describe('two browser tabs chatting', () => {
     await an.page.getByTestId('notice').filter({ hasText: 'Binh left' }).waitFor();
 
     // The server relayed signals only: no message text ever reached it.
-    const seen = server.received.join('\n');
+    const seen = suite.server.received.join('\n');
     expect(seen.length).toBeGreaterThan(0);
     expect(seen).not.toContain('secret-a-7f3c');
     expect(seen).not.toContain('secret-b-91d2');
@@ -61,12 +50,7 @@ describe('two browser tabs chatting', () => {
   });
 
   it('message text with markup, javascript: links and bidi overrides is shown as text, and no script runs', async () => {
-    const an = await openUser(browser, server.url, 'Dao');
-    const binh = await openUser(browser, server.url, 'Em');
-    await createRoom(an.page, 'markup room');
-    await joinRoom(binh.page, 'markup room');
-    await waitConnected(an.page, 'Em');
-    await waitConnected(binh.page, 'Dao');
+    const [an, binh] = await suite.pair('Dao', 'Em', 'markup room');
     const hostile = [
       '<img src=x onerror="window.__pwned=1"> pwn-img',
       '<script>window.__pwned=2</script> pwn-script',
@@ -103,7 +87,5 @@ describe('two browser tabs chatting', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(new URL(binh.page.url()).href.replace(/#.*$/, '')).toBe(before.href.replace(/#.*$/, ''));
     for (const page of [an.page, binh.page]) expect(await page.evaluate(() => (window as { __pwned?: number }).__pwned)).toBeUndefined();
-    await an.context.close();
-    await binh.context.close();
   });
 });
